@@ -573,6 +573,8 @@ type Route struct {
 	State         PlacementState `protobuf:"varint,8,opt,name=state,proto3,enum=zaki.v1.PlacementState" json:"state,omitempty"`
 	WebhookSecret string         `protobuf:"bytes,9,opt,name=webhook_secret,json=webhookSecret,proto3" json:"webhook_secret,omitempty"`
 	BotApiSecret  string         `protobuf:"bytes,10,opt,name=bot_api_secret,json=botApiSecret,proto3" json:"bot_api_secret,omitempty"`
+	// The path of the container's webhook listener, from its profile.
+	WebhookPath   string `protobuf:"bytes,11,opt,name=webhook_path,json=webhookPath,proto3" json:"webhook_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -673,6 +675,13 @@ func (x *Route) GetWebhookSecret() string {
 func (x *Route) GetBotApiSecret() string {
 	if x != nil {
 		return x.BotApiSecret
+	}
+	return ""
+}
+
+func (x *Route) GetWebhookPath() string {
+	if x != nil {
+		return x.WebhookPath
 	}
 	return ""
 }
@@ -781,7 +790,7 @@ const file_zaki_v1_types_proto_rawDesc = "" +
 	"\x05state\x18\x05 \x01(\x0e2\x17.zaki.v1.PlacementStateR\x05state\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x129\n" +
 	"\n" +
-	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xe8\x02\n" +
+	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x8b\x03\n" +
 	"\x05Route\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12'\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x13.zaki.v1.TenantKindR\x04kind\x12\"\n" +
@@ -795,7 +804,8 @@ const file_zaki_v1_types_proto_rawDesc = "" +
 	"\x05state\x18\b \x01(\x0e2\x17.zaki.v1.PlacementStateR\x05state\x12%\n" +
 	"\x0ewebhook_secret\x18\t \x01(\tR\rwebhookSecret\x12$\n" +
 	"\x0ebot_api_secret\x18\n" +
-	" \x01(\tR\fbotApiSecret\"\\\n" +
+	" \x01(\tR\fbotApiSecret\x12!\n" +
+	"\fwebhook_path\x18\v \x01(\tR\vwebhookPath\"\\\n" +
 	"\fParkedUpdate\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1b\n" +
 	"\tupdate_id\x18\x02 \x01(\x03R\bupdateId\x12\x12\n" +
