@@ -71,6 +71,14 @@ type Vars struct {
 	APIRoot string
 	// HeapMiB is the JavaScript heap cap to pair with the memory limit.
 	HeapMiB int64
+	// MoonshotAPIKey and AnthropicAPIKey are the model providers' keys the
+	// operator configured (free tier: Kimi K2.5 via Moonshot; pro: Claude
+	// Sonnet via Anthropic). Optional: an empty one leaves its variable unset.
+	MoonshotAPIKey  string
+	AnthropicAPIKey string
+	// GatewayToken guards the assistant's own gateway/control API, where the
+	// profile has one (openclaw: gateway.auth.token). A per-tenant secret.
+	GatewayToken string
 }
 
 // Duration is a time.Duration that reads and writes as a Go duration string
