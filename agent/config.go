@@ -1,0 +1,133 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/docker/docker/client"
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures an Agent. The zero value of every field means the default
+// in its comment.
+type Config struct {
+	// NodeID names this host in the cluster: [a-z0-9][a-z0-9-]{0,62}.
+	// Default: the hostname, lowercased and sanitized.
+	NodeID string
+	// ControlPlane is the control plane's gRPC address. Default "127.0.0.1:7400".
+	ControlPlane string
+	// Address is the host's private address: tenant host ports bind only to it
+	// and routers forward to it. Default "127.0.0.1".
+	Address string
+	// PortMin and PortMax bound the host ports tenants are published on
+	// (inclusive). Default 19000-19999, outside the kernel's ephemeral range.
+	PortMin, PortMax uint32
+	// MemoryBytes is the memory offered to tenant containers. Default 4 GiB.
+	MemoryBytes int64
+	// MaxTenants caps the containers on this host. Default 50.
+	MaxTenants uint32
+	// Labels are matched by the scheduler's constraints.
+	Labels map[string]string
+	// BotAPIURL is the router's Bot API front as containers reach it.
+	// Default "http://host.docker.internal:7480".
+	BotAPIURL string
+	// Version is reported to the control plane as the agent's version.
+	Version string
+	// Logger; nil discards logs.
+	Logger hclog.Logger
+	// Registry receives the agent's metrics; nil keeps them private.
+	Registry *prometheus.Registry
+	// Docker is the engine; nil means the local engine from the environment
+	// (DOCKER_HOST and friends), with API version negotiation.
+	Docker Docker
+}
+
+// Defaults.
+const (
+	DefaultControlPlane = "127.0.0.1:7400"
+	DefaultAddress      = "127.0.0.1"
+	DefaultPortMin      = 19000
+	DefaultPortMax      = 19999
+	DefaultMemoryBytes  = 4 << 30
+	DefaultMaxTenants   = 50
+	DefaultBotAPIURL    = "http://host.docker.internal:7480"
+)
+
+var nodeIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// withDefaults returns cfg with every zero field set to its default, or an
+// error naming the first invalid field.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.NodeID == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return cfg, fmt.Errorf("agent: node id not set and no hostname: %w", err)
+		}
+		cfg.NodeID = SanitizeNodeID(host)
+	}
+	if !nodeIDPattern.MatchString(cfg.NodeID) {
+		return cfg, fmt.Errorf("agent: node id %q must match %s", cfg.NodeID, nodeIDPattern)
+	}
+	setDefault(&cfg.ControlPlane, DefaultControlPlane)
+	setDefault(&cfg.Address, DefaultAddress)
+	setDefault(&cfg.BotAPIURL, DefaultBotAPIURL)
+	cfg.BotAPIURL = strings.TrimRight(cfg.BotAPIURL, "/")
+	if cfg.PortMin == 0 && cfg.PortMax == 0 {
+		cfg.PortMin, cfg.PortMax = DefaultPortMin, DefaultPortMax
+	}
+	if cfg.PortMin == 0 || cfg.PortMin > cfg.PortMax || cfg.PortMax > 65535 {
+		return cfg, fmt.Errorf("agent: invalid host port range %d-%d", cfg.PortMin, cfg.PortMax)
+	}
+	if cfg.MemoryBytes == 0 {
+		cfg.MemoryBytes = DefaultMemoryBytes
+	}
+	if cfg.MaxTenants == 0 {
+		cfg.MaxTenants = DefaultMaxTenants
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	return cfg, nil
+}
+
+func setDefault(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}
+
+// SanitizeNodeID turns a hostname into a valid node id: lowercased, every
+// character outside [a-z0-9-] replaced by '-', leading dashes dropped, at most
+// 63 characters. It returns "node" when nothing usable is left.
+func SanitizeNodeID(host string) string {
+	host, _, _ = strings.Cut(strings.ToLower(host), ".")
+	b := []byte(host)
+	for i, c := range b {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			b[i] = '-'
+		}
+	}
+	id := strings.TrimLeft(string(b), "-")
+	if len(id) > 63 {
+		id = id[:63]
+	}
+	if id == "" {
+		return "node"
+	}
+	return id
+}
+
+// localDocker connects to the engine named by the environment.
+func localDocker() (*client.Client, error) {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("agent: docker client: %w", err)
+	}
+	return cli, nil
+}

@@ -1,0 +1,254 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// fakeDocker is an in-memory engine for unit tests. Containers it "runs"
+// have address 127.0.0.1, so a readiness probe reaches a test HTTP server.
+type fakeDocker struct {
+	mu         sync.Mutex
+	next       int
+	containers map[string]*fakeContainer // by id
+	networks   map[string]map[string]string
+	volumes    map[string]map[string]string
+	images     map[string]bool
+	// hidden containers are left out of ContainerList, to stage a name
+	// conflict the list did not predict.
+	hidden map[string]bool
+	calls  []string
+}
+
+type fakeContainer struct {
+	ID, Name string
+	Config   *container.Config
+	Host     *container.HostConfig
+	Net      *network.NetworkingConfig
+	State    string
+	Copied   []string // destination paths
+}
+
+func newFakeDocker(images ...string) *fakeDocker {
+	f := &fakeDocker{
+		containers: map[string]*fakeContainer{},
+		networks:   map[string]map[string]string{},
+		volumes:    map[string]map[string]string{},
+		images:     map[string]bool{},
+		hidden:     map[string]bool{},
+	}
+	for _, i := range images {
+		f.images[i] = true
+	}
+	return f
+}
+
+var _ Docker = (*fakeDocker)(nil)
+
+// add puts a container straight into the fake, as if a previous agent made it.
+func (f *fakeDocker) add(name, state string, labels map[string]string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next++
+	id := fmt.Sprintf("c%02d%s", f.next, strings.Repeat("0", 14))
+	f.containers[id] = &fakeContainer{ID: id, Name: name, State: state,
+		Config: &container.Config{Labels: labels}, Host: &container.HostConfig{NetworkMode: container.NetworkMode(name)}}
+	return id
+}
+
+func (f *fakeDocker) record(format string, args ...any) {
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
+
+// byState returns the names of containers in each state.
+func (f *fakeDocker) snapshot() map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]string{}
+	for _, c := range f.containers {
+		out[c.ID] = c.Name + "/" + c.State + "/g" + c.Config.Labels[LabelGeneration]
+	}
+	return out
+}
+
+func (f *fakeDocker) callLog() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+func (f *fakeDocker) find(ref string) *fakeContainer {
+	if c, ok := f.containers[ref]; ok {
+		return c
+	}
+	for _, c := range f.containers {
+		if c.Name == ref {
+			return c
+		}
+	}
+	return nil
+}
+
+func (f *fakeDocker) ContainerList(_ context.Context, o container.ListOptions) ([]container.Summary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []container.Summary
+	for _, c := range f.containers {
+		if f.hidden[c.ID] || !matches(c.Config.Labels, o.Filters.Get("label")) {
+			continue
+		}
+		out = append(out, container.Summary{ID: c.ID, Names: []string{"/" + c.Name},
+			Labels: c.Config.Labels, State: container.ContainerState(c.State)})
+	}
+	return out, nil
+}
+
+func matches(labels map[string]string, want []string) bool {
+	for _, kv := range want {
+		k, v, _ := strings.Cut(kv, "=")
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *fakeDocker) ContainerInspect(_ context.Context, ref string) (container.InspectResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.find(ref)
+	if c == nil {
+		return container.InspectResponse{}, fmt.Errorf("no container %s: %w", ref, cerrdefs.ErrNotFound)
+	}
+	nets := map[string]*network.EndpointSettings{}
+	if c.State == "running" {
+		nets[string(c.Host.NetworkMode)] = &network.EndpointSettings{IPAddress: "127.0.0.1"}
+	}
+	return container.InspectResponse{
+		ContainerJSONBase: &container.ContainerJSONBase{ID: c.ID, Name: "/" + c.Name,
+			State: &container.State{Status: container.ContainerState(c.State), Running: c.State == "running"}},
+		Config:          c.Config,
+		NetworkSettings: &container.NetworkSettings{Networks: nets},
+	}, nil
+}
+
+func (f *fakeDocker) ContainerCreate(_ context.Context, cfg *container.Config, host *container.HostConfig,
+	net *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.find(name) != nil {
+		return container.CreateResponse{}, fmt.Errorf("name %s in use: %w", name, cerrdefs.ErrConflict)
+	}
+	if !f.images[cfg.Image] {
+		return container.CreateResponse{}, fmt.Errorf("no image: %w", cerrdefs.ErrNotFound)
+	}
+	f.next++
+	id := fmt.Sprintf("c%02d%s", f.next, strings.Repeat("0", 14))
+	f.containers[id] = &fakeContainer{ID: id, Name: name, Config: cfg, Host: host, Net: net, State: "created"}
+	f.record("create %s g%s", name, cfg.Labels[LabelGeneration])
+	return container.CreateResponse{ID: id}, nil
+}
+
+func (f *fakeDocker) setState(ref, verb, state string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.find(ref)
+	if c == nil {
+		return fmt.Errorf("no container %s: %w", ref, cerrdefs.ErrNotFound)
+	}
+	f.record("%s %s", verb, c.Name)
+	c.State = state
+	return nil
+}
+
+func (f *fakeDocker) ContainerStart(_ context.Context, id string, _ container.StartOptions) error {
+	return f.setState(id, "start", "running")
+}
+
+func (f *fakeDocker) ContainerStop(_ context.Context, id string, _ container.StopOptions) error {
+	return f.setState(id, "stop", "exited")
+}
+
+func (f *fakeDocker) ContainerRemove(_ context.Context, id string, _ container.RemoveOptions) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.find(id)
+	if c == nil {
+		return fmt.Errorf("no container %s: %w", id, cerrdefs.ErrNotFound)
+	}
+	f.record("remove %s", c.Name)
+	delete(f.containers, c.ID)
+	return nil
+}
+
+func (f *fakeDocker) CopyToContainer(_ context.Context, id, dst string, r io.Reader, _ container.CopyToContainerOptions) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.find(id)
+	if c == nil {
+		return fmt.Errorf("no container %s: %w", id, cerrdefs.ErrNotFound)
+	}
+	_, _ = io.Copy(io.Discard, r)
+	c.Copied = append(c.Copied, dst)
+	return nil
+}
+
+func (f *fakeDocker) NetworkCreate(_ context.Context, name string, o network.CreateOptions) (network.CreateResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.networks[name]; ok {
+		return network.CreateResponse{}, fmt.Errorf("network %s: %w", name, cerrdefs.ErrConflict)
+	}
+	f.networks[name] = o.Labels
+	f.record("network create %s", name)
+	return network.CreateResponse{ID: name}, nil
+}
+
+func (f *fakeDocker) NetworkInspect(_ context.Context, name string, _ network.InspectOptions) (network.Inspect, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.networks[name]; !ok {
+		return network.Inspect{}, fmt.Errorf("network %s: %w", name, cerrdefs.ErrNotFound)
+	}
+	return network.Inspect{Name: name}, nil
+}
+
+func (f *fakeDocker) NetworkRemove(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.networks[name]; !ok {
+		return fmt.Errorf("network %s: %w", name, cerrdefs.ErrNotFound)
+	}
+	delete(f.networks, name)
+	f.record("network remove %s", name)
+	return nil
+}
+
+func (f *fakeDocker) VolumeCreate(_ context.Context, o volume.CreateOptions) (volume.Volume, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.volumes[o.Name]; !ok {
+		f.volumes[o.Name] = o.Labels
+	}
+	return volume.Volume{Name: o.Name}, nil
+}
+
+func (f *fakeDocker) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.images[ref] {
+		return image.InspectResponse{}, fmt.Errorf("no such image %s: %w", ref, cerrdefs.ErrNotFound)
+	}
+	return image.InspectResponse{ID: ref}, nil
+}

@@ -1,0 +1,85 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/zaki-platform/zaki/profile"
+)
+
+// readyPoll is the pause between readiness probes.
+const readyPoll = 200 * time.Millisecond
+
+// waitReady polls the container's readiness path on its address in the
+// tenant's network until it answers 200, ctx ends, or the profile's ready
+// timeout passes. The agent runs on the host, which reaches bridge addresses
+// directly, so nothing is published for the probe.
+func (e *engine) waitReady(ctx context.Context, id, tenant string, p profile.Profile, hc *http.Client) error {
+	timeout := p.ReadyTimeout.D()
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(readyPoll)
+	defer tick.Stop()
+	last := "no answer yet"
+	for {
+		reason, ok := e.probe(ctx, id, tenant, p, hc)
+		if ok {
+			return nil
+		}
+		last = reason
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			if ctx.Err() == context.DeadlineExceeded {
+				return fmt.Errorf("not ready after %s: %s", timeout, last)
+			}
+			return ctx.Err()
+		}
+	}
+}
+
+// probe makes one readiness check; reason says why it failed.
+func (e *engine) probe(ctx context.Context, id, tenant string, p profile.Profile,
+	hc *http.Client) (reason string, ok bool) {
+	c, err := e.d.ContainerInspect(ctx, id)
+	if err != nil {
+		return fmt.Sprintf("inspect: %v", err), false
+	}
+	if c.State == nil || !c.State.Running || c.State.Restarting {
+		code := 0
+		if c.State != nil {
+			code = c.State.ExitCode
+		}
+		return fmt.Sprintf("container is not running (last exit code %d)", code), false
+	}
+	var ip string
+	if c.NetworkSettings != nil {
+		if ep := c.NetworkSettings.Networks[ObjectName(e.node, tenant)]; ep != nil {
+			ip = ep.IPAddress
+		}
+	}
+	if ip == "" {
+		return "container has no address on its network yet", false
+	}
+	url := "http://" + net.JoinHostPort(ip, strconv.Itoa(p.ReadyPort)) + p.ReadyPath
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err.Error(), false
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Sprintf("GET %s: %v", p.ReadyPath, err), false
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Sprintf("GET %s answered %d", p.ReadyPath, resp.StatusCode), false
+	}
+	return "", true
+}

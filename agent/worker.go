@@ -1,0 +1,132 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/hashicorp/go-hclog"
+
+	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+)
+
+// maxAttempts bounds the retries of a failing tenant; after them it stays
+// FAILED until the control plane sends it again (a change or a new session).
+const maxAttempts = 6
+
+// worker drives one tenant's container toward what the control plane wants,
+// so a slow start of one tenant never holds up another.
+type worker struct {
+	a      *Agent
+	tenant string
+	log    hclog.Logger
+	// kick has room for one signal: "want changed, look again". Never closed.
+	kick chan struct{}
+
+	// Guarded by a.mu:
+	// want is the assignment to run; nil means remove the tenant's container.
+	want *zakiv1.Assignment
+	// cancel ends the attempt in progress, when want moved on under it.
+	cancel context.CancelFunc
+}
+
+// setWant records the newest wish for the tenant, starting a worker if there
+// is none. An attempt toward another generation is cut short.
+func (a *Agent) setWant(tenant string, want *zakiv1.Assignment) {
+	if tenant == "" {
+		// An empty tenant would select every container of the node.
+		a.log.Warn("ignoring an assignment without a tenant id")
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.runCtx == nil || a.runCtx.Err() != nil {
+		return
+	}
+	w := a.tenants[tenant]
+	if w == nil {
+		w = &worker{a: a, tenant: tenant, log: a.log.With("tenant", tenant), kick: make(chan struct{}, 1)}
+		a.tenants[tenant] = w
+		a.workers.Add(1)
+		go w.run(a.runCtx)
+	}
+	if w.cancel != nil && (want == nil || w.want == nil || want.GetGeneration() != w.want.GetGeneration()) {
+		w.cancel()
+	}
+	w.want = want
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run reconciles whenever kicked, retrying failures with backoff.
+func (w *worker) run(ctx context.Context) {
+	defer w.a.workers.Done()
+	b := retryBackoff()
+	attempts := 0
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.kick:
+			attempts = 0
+			b.Reset()
+		case <-retry.C:
+		}
+		retry.Stop()
+		want, actx, cancel := w.begin(ctx)
+		err := w.reconcile(actx, want)
+		cut := actx.Err() != nil
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case cut:
+			// Cut short by a newer want; the kick is already queued.
+		case err == nil && want == nil:
+			if w.retire() {
+				return
+			}
+		case err != nil:
+			attempts++
+			w.log.Debug("tenant reconcile failed", "error", err)
+			if attempts < maxAttempts {
+				retry.Reset(b.NextBackOff())
+			}
+		}
+	}
+}
+
+// begin takes the current want and a context for one attempt at it.
+func (w *worker) begin(ctx context.Context) (*zakiv1.Assignment, context.Context, context.CancelFunc) {
+	w.a.mu.Lock()
+	defer w.a.mu.Unlock()
+	actx, cancel := context.WithCancel(ctx)
+	w.cancel = cancel
+	return w.want, actx, cancel
+}
+
+// retire removes the worker once its tenant is gone and still unwanted;
+// false means something new arrived and the worker carries on.
+func (w *worker) retire() bool {
+	w.a.mu.Lock()
+	defer w.a.mu.Unlock()
+	if w.want != nil || len(w.kick) > 0 || w.a.tenants[w.tenant] != w {
+		return false
+	}
+	delete(w.a.tenants, w.tenant)
+	return true
+}
+
+// retryBackoff paces a failing tenant: about 1s, 2s, 4s ... up to 30s.
+func retryBackoff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = time.Second
+	b.Multiplier = 2
+	b.MaxInterval = 30 * time.Second
+	return b
+}

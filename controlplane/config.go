@@ -1,0 +1,98 @@
+package controlplane
+
+import (
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a control plane. Every zero field means its documented
+// default.
+type Config struct {
+	// DataDir is the embedded etcd's data directory, used when EtcdEndpoints
+	// is empty. Required then.
+	DataDir string
+	// EtcdEndpoints are the client URLs of an external etcd cluster; empty
+	// means run etcd embedded in this process.
+	EtcdEndpoints []string
+	// EtcdClientURL is the embedded etcd's client listen URL; default
+	// "http://127.0.0.1:2379".
+	EtcdClientURL string
+	// EtcdPeerURL is the embedded etcd's peer listen URL; default
+	// "http://127.0.0.1:2380".
+	EtcdPeerURL string
+	// GRPCListen is the gRPC listen address; default "127.0.0.1:7400". Port 0
+	// picks a free port (see Server.Addr).
+	GRPCListen string
+	// HeartbeatPeriod is told to agents in Welcome; default 5s. A node missing
+	// three periods loses its session.
+	HeartbeatPeriod time.Duration
+	// ProgressInterval bounds the silence on a WatchRoutes stream; default 5s.
+	ProgressInterval time.Duration
+	// DefaultProfile is the assistant profile of new tenants; default "openclaw".
+	DefaultProfile string
+	// Logger; nil means hclog.NewNullLogger().
+	Logger hclog.Logger
+	// Registry receives the control plane's metrics; nil means a private one.
+	Registry *prometheus.Registry
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	// unsafeNoFsync makes the embedded etcd skip fsync; tests only.
+	unsafeNoFsync bool
+	// profiles replaces profile.Lookup; tests only.
+	profiles profileLookup
+	// pendingRetry is how often PENDING placements are retried; default 3s.
+	pendingRetry time.Duration
+}
+
+const (
+	defaultEtcdClientURL = "http://127.0.0.1:2379"
+	defaultEtcdPeerURL   = "http://127.0.0.1:2380"
+	defaultGRPCListen    = "127.0.0.1:7400"
+	defaultProfile       = "openclaw"
+	defaultTier          = "free"
+	// fallbackWebhookPath is the route's webhook path when a tenant's profile
+	// is not known to this binary.
+	fallbackWebhookPath = "/telegram-webhook"
+	// missedHeartbeats is how many periods a session may stay silent.
+	missedHeartbeats = 3
+	// protocolVersion is the agent session protocol this control plane speaks.
+	protocolVersion = 1
+)
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.EtcdClientURL == "" {
+		c.EtcdClientURL = defaultEtcdClientURL
+	}
+	if c.EtcdPeerURL == "" {
+		c.EtcdPeerURL = defaultEtcdPeerURL
+	}
+	if c.GRPCListen == "" {
+		c.GRPCListen = defaultGRPCListen
+	}
+	if c.HeartbeatPeriod <= 0 {
+		c.HeartbeatPeriod = 5 * time.Second
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = 5 * time.Second
+	}
+	if c.DefaultProfile == "" {
+		c.DefaultProfile = defaultProfile
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.pendingRetry <= 0 {
+		c.pendingRetry = 3 * time.Second
+	}
+	return c
+}
