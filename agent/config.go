@@ -34,6 +34,10 @@ type Config struct {
 	// BotAPIURL is the router's Bot API front as containers reach it.
 	// Default "http://host.docker.internal:7480".
 	BotAPIURL string
+	// ModelKeys are the model providers' API keys handed to every tenant's
+	// container by reference from its profile (the tier picks the model).
+	// They come from the agent's environment and are never logged.
+	ModelKeys ModelKeys
 	// Version is reported to the control plane as the agent's version.
 	Version string
 	// Logger; nil discards logs.
@@ -130,4 +134,10 @@ func localDocker() (*client.Client, error) {
 		return nil, fmt.Errorf("agent: docker client: %w", err)
 	}
 	return cli, nil
+}
+
+// ModelKeys are API keys of the model providers the tiers use.
+type ModelKeys struct {
+	Moonshot  string // MOONSHOT_API_KEY: Kimi K2.5, the free tier
+	Anthropic string // ANTHROPIC_API_KEY: Claude Sonnet, the pro tier
 }

@@ -211,7 +211,7 @@ func createOnly(t *testing.T, cli *client.Client, node, image string, as *zakiv1
 	t.Helper()
 	ctx := context.Background()
 	p := echoProfile(t, image)
-	env, _, err := p.Render(tenantVars(as, p, "http://host.docker.internal:1"))
+	env, _, err := p.Render(tenantVars(as, p, "http://host.docker.internal:1", ModelKeys{}))
 	if err != nil {
 		t.Fatal(err)
 	}

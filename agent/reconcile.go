@@ -24,7 +24,7 @@ func (w *worker) reconcile(ctx context.Context, want *zakiv1.Assignment) error {
 	if err != nil {
 		return w.fail(ctx, want, err)
 	}
-	env, files, err := p.Render(tenantVars(want, p, w.a.cfg.BotAPIURL))
+	env, files, err := p.Render(tenantVars(want, p, w.a.cfg.BotAPIURL, w.a.cfg.ModelKeys))
 	if err != nil {
 		return w.fail(ctx, want, err)
 	}

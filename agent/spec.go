@@ -24,15 +24,18 @@ type spec struct {
 // tenantVars are the values a profile's templates see for one assignment.
 // The pseudo token is "<bot id>:<per-tenant secret>" because clients read the
 // bot id from the token's first half.
-func tenantVars(a *zakiv1.Assignment, p profile.Profile, botAPIURL string) profile.Vars {
+func tenantVars(a *zakiv1.Assignment, p profile.Profile, botAPIURL string, keys ModelKeys) profile.Vars {
 	return profile.Vars{
-		TenantID:      a.GetTenantId(),
-		OwnerUserID:   a.GetOwnerUserId(),
-		ChatIDs:       a.GetChatIds(),
-		Tier:          a.GetTier(),
-		WebhookSecret: a.GetSecrets().GetWebhookSecret(),
-		BotToken:      fmt.Sprintf("%d:%s", a.GetBotId(), a.GetSecrets().GetBotApiSecret()),
-		APIRoot:       botAPIURL,
+		TenantID:        a.GetTenantId(),
+		OwnerUserID:     a.GetOwnerUserId(),
+		ChatIDs:         a.GetChatIds(),
+		Tier:            a.GetTier(),
+		WebhookSecret:   a.GetSecrets().GetWebhookSecret(),
+		BotToken:        fmt.Sprintf("%d:%s", a.GetBotId(), a.GetSecrets().GetBotApiSecret()),
+		APIRoot:         botAPIURL,
+		GatewayToken:    a.GetSecrets().GetGatewayToken(),
+		MoonshotAPIKey:  keys.Moonshot,
+		AnthropicAPIKey: keys.Anthropic,
 		// A quarter of the limit is left for everything outside the heap.
 		HeapMiB: p.MemoryBytes * 3 / 4 >> 20,
 	}

@@ -13,7 +13,7 @@ import (
 func TestBuildSpecHardening(t *testing.T) {
 	p := testProfile(18789)
 	a := testAssignment("-1001234567890", 7, 19042)
-	env, _, err := p.Render(tenantVars(a, p, "http://host.docker.internal:7480"))
+	env, _, err := p.Render(tenantVars(a, p, "http://host.docker.internal:7480", ModelKeys{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func envNames(env []string) []string {
 func TestTenantVars(t *testing.T) {
 	p := testProfile(1)
 	a := testAssignment("42", 1, 19000)
-	v := tenantVars(a, p, "http://x:1")
+	v := tenantVars(a, p, "http://x:1", ModelKeys{})
 	if v.HeapMiB != 192 {
 		t.Errorf("HeapMiB = %d, want 3/4 of 256", v.HeapMiB)
 	}

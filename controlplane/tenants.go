@@ -97,7 +97,7 @@ func (c *Controller) create(ctx context.Context, v *view, req *zakiv1.EnsureTena
 	now := timestamppb.New(c.now())
 	t := &zakiv1.Tenant{Id: id, Kind: req.Kind, OwnerUserId: req.OwnerUserId,
 		Profile: c.defaultProfile, Tier: defaultTier, CreatedAt: now}
-	s := &zakiv1.TenantSecrets{WebhookSecret: secret.New(), BotApiSecret: secret.New()}
+	s := &zakiv1.TenantSecrets{WebhookSecret: secret.New(), BotApiSecret: secret.New(), GatewayToken: secret.New()}
 	ch := schedule(v, c.sessions.connected(), t)
 	p := placementFor(id, ch, 0, now)
 

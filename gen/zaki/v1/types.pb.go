@@ -416,7 +416,9 @@ type TenantSecrets struct {
 	// Sent by the router on every forward; checked by the container.
 	WebhookSecret string `protobuf:"bytes,1,opt,name=webhook_secret,json=webhookSecret,proto3" json:"webhook_secret,omitempty"`
 	// The secret half of the container's pseudo bot token.
-	BotApiSecret  string `protobuf:"bytes,2,opt,name=bot_api_secret,json=botApiSecret,proto3" json:"bot_api_secret,omitempty"`
+	BotApiSecret string `protobuf:"bytes,2,opt,name=bot_api_secret,json=botApiSecret,proto3" json:"bot_api_secret,omitempty"`
+	// Guards the assistant's own gateway API inside its container.
+	GatewayToken  string `protobuf:"bytes,3,opt,name=gateway_token,json=gatewayToken,proto3" json:"gateway_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -461,6 +463,13 @@ func (x *TenantSecrets) GetWebhookSecret() string {
 func (x *TenantSecrets) GetBotApiSecret() string {
 	if x != nil {
 		return x.BotApiSecret
+	}
+	return ""
+}
+
+func (x *TenantSecrets) GetGatewayToken() string {
+	if x != nil {
+		return x.GatewayToken
 	}
 	return ""
 }
@@ -776,10 +785,11 @@ const file_zaki_v1_types_proto_rawDesc = "" +
 	"\aprofile\x18\x04 \x01(\tR\aprofile\x12\x12\n" +
 	"\x04tier\x18\x05 \x01(\tR\x04tier\x129\n" +
 	"\n" +
-	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\\\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x81\x01\n" +
 	"\rTenantSecrets\x12%\n" +
 	"\x0ewebhook_secret\x18\x01 \x01(\tR\rwebhookSecret\x12$\n" +
-	"\x0ebot_api_secret\x18\x02 \x01(\tR\fbotApiSecret\"\x80\x02\n" +
+	"\x0ebot_api_secret\x18\x02 \x01(\tR\fbotApiSecret\x12#\n" +
+	"\rgateway_token\x18\x03 \x01(\tR\fgatewayToken\"\x80\x02\n" +
 	"\tPlacement\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x1b\n" +

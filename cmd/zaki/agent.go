@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zaki-platform/zaki/agent"
+	"github.com/zaki-platform/zaki/internal/obs"
+	"github.com/zaki-platform/zaki/internal/version"
+)
+
+type agentCmd struct {
+	NodeID       string            `name:"node-id" env:"ZAKI_NODE_ID" help:"This node's id, [a-z0-9-] (default: the host name)."`
+	ControlPlane string            `name:"controlplane" env:"ZAKI_CONTROLPLANE" default:"127.0.0.1:7400" help:"gRPC address of the control plane (default: ${default})."`
+	Address      string            `name:"address" env:"ZAKI_ADDRESS" default:"127.0.0.1" help:"Private address of this host: tenant ports bind only to it and routers forward to it (default: ${default})."`
+	PortMin      uint32            `name:"port-min" env:"ZAKI_PORT_MIN" default:"19000" help:"Lowest host port for tenant containers (default: ${default})."`
+	PortMax      uint32            `name:"port-max" env:"ZAKI_PORT_MAX" default:"19999" help:"Highest host port for tenant containers (default: ${default})."`
+	Memory       int64             `name:"memory-bytes" env:"ZAKI_MEMORY_BYTES" default:"4294967296" help:"Memory this host offers to tenant containers, in bytes (default: ${default}, 4 GiB)."`
+	MaxTenants   uint32            `name:"max-tenants" env:"ZAKI_MAX_TENANTS" default:"50" help:"Most tenant containers on this host (default: ${default})."`
+	Labels       map[string]string `name:"label" env:"ZAKI_LABELS" help:"Node labels for scheduling constraints, key=value (default: none)."`
+	BotAPIURL    string            `name:"bot-api-url" env:"ZAKI_BOT_API_URL" default:"http://host.docker.internal:7480" help:"The router's Bot API front as containers reach it (default: ${default})."`
+	HTTPListen   string            `name:"http-listen" env:"ZAKI_HTTP_LISTEN" default:"127.0.0.1:7402" help:"Address of /healthz, /readyz and /metrics (default: ${default})."`
+	MoonshotKey  string            `name:"moonshot-api-key" env:"ZAKI_MOONSHOT_API_KEY" help:"Moonshot API key for the free tier's model, handed to openclaw containers. Use the environment variable (default: none)."`
+	AnthropicKey string            `name:"anthropic-api-key" env:"ZAKI_ANTHROPIC_API_KEY" help:"Anthropic API key for the pro tier's model, handed to openclaw containers. Use the environment variable (default: none)."`
+}
+
+func (c *agentCmd) config(g *Globals) agent.Config {
+	return agent.Config{
+		NodeID:       c.NodeID,
+		ControlPlane: c.ControlPlane,
+		Address:      c.Address,
+		PortMin:      c.PortMin,
+		PortMax:      c.PortMax,
+		MemoryBytes:  c.Memory,
+		MaxTenants:   c.MaxTenants,
+		Labels:       c.Labels,
+		BotAPIURL:    c.BotAPIURL,
+		ModelKeys:    agent.ModelKeys{Moonshot: c.MoonshotKey, Anthropic: c.AnthropicKey},
+		Version:      version.Version,
+		Logger:       g.Logger("agent"),
+		Registry:     obs.NewRegistry(),
+	}
+}
+
+func (c *agentCmd) Run(ctx context.Context, g *Globals) error {
+	cfg := c.config(g)
+	a, err := agent.New(cfg)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	if _, err := obs.ServeOps(ctx, cfg.Logger, c.HTTPListen, cfg.Registry, a.Ready); err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}

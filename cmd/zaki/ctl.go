@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+)
+
+type ctlCmd struct {
+	ControlPlane string        `name:"controlplane" env:"ZAKI_CONTROLPLANE" default:"127.0.0.1:7400" help:"gRPC address of the control plane; a local zaki dev needs no flag (default: ${default})."`
+	Output       string        `name:"output" short:"o" env:"ZAKI_OUTPUT" default:"table" enum:"table,json" help:"Output format: table or json (default: ${default})."`
+	Timeout      time.Duration `name:"timeout" env:"ZAKI_CTL_TIMEOUT" default:"10s" help:"How long a call may take (default: ${default})."`
+
+	Nodes   ctlNodesCmd   `cmd:"" help:"List nodes: address, state, session, tenants and memory."`
+	Tenants ctlTenantsCmd `cmd:"" help:"List tenants: where each runs, its state, why it is not running, parked updates."`
+}
+
+// dial connects to the control plane's admin API.
+// TODO(#3): mutual TLS with the node certificate once the cluster CA exists.
+func (c *ctlCmd) dial() (zakiv1.AdminServiceClient, func(), error) {
+	conn, err := grpc.NewClient(c.ControlPlane, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("control plane %s: %w", c.ControlPlane, err)
+	}
+	return zakiv1.NewAdminServiceClient(conn), func() { _ = conn.Close() }, nil
+}
+
+// call runs one admin call with the timeout and a hint on how to reach the control plane.
+func (c *ctlCmd) call(ctx context.Context, fn func(context.Context, zakiv1.AdminServiceClient) error) error {
+	client, closeConn, err := c.dial()
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	if err := fn(ctx, client); err != nil {
+		return fmt.Errorf("%w\n(is a control plane listening on %s? start one with `zaki dev` or `zaki controlplane`, or point at it with --controlplane or ZAKI_CONTROLPLANE)", err, c.ControlPlane)
+	}
+	return nil
+}
+
+func (c *ctlCmd) printJSON(w io.Writer, m proto.Message) error {
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
+}
+
+type ctlNodesCmd struct{}
+
+func (ctlNodesCmd) Run(ctx context.Context, c *ctlCmd) error {
+	return c.call(ctx, func(ctx context.Context, client zakiv1.AdminServiceClient) error {
+		resp, err := client.ListNodes(ctx, &zakiv1.ListNodesRequest{})
+		if err != nil {
+			return err
+		}
+		if c.Output == "json" {
+			return c.printJSON(os.Stdout, resp)
+		}
+		return writeNodes(os.Stdout, resp.GetNodes(), time.Now())
+	})
+}
+
+type ctlTenantsCmd struct{}
+
+func (ctlTenantsCmd) Run(ctx context.Context, c *ctlCmd) error {
+	return c.call(ctx, func(ctx context.Context, client zakiv1.AdminServiceClient) error {
+		resp, err := client.ListTenants(ctx, &zakiv1.ListTenantsRequest{})
+		if err != nil {
+			return err
+		}
+		if c.Output == "json" {
+			return c.printJSON(os.Stdout, resp)
+		}
+		return writeTenants(os.Stdout, resp.GetTenants())
+	})
+}

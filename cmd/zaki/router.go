@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/zaki-platform/zaki/internal/obs"
+	"github.com/zaki-platform/zaki/router"
+)
+
+type routerCmd struct {
+	Listen         string        `name:"listen" env:"ZAKI_LISTEN" default:"127.0.0.1:8443" help:"Address of the Telegram webhook, POST /telegram/webhook (default: ${default})."`
+	FrontListen    string        `name:"front-listen" env:"ZAKI_FRONT_LISTEN" default:"127.0.0.1:7480" help:"Address of the Bot API front that containers call (default: ${default})."`
+	HTTPListen     string        `name:"http-listen" env:"ZAKI_HTTP_LISTEN" default:"127.0.0.1:7403" help:"Address of /healthz, /readyz and /metrics (default: ${default})."`
+	ControlPlane   string        `name:"controlplane" env:"ZAKI_CONTROLPLANE" default:"127.0.0.1:7400" help:"gRPC address of the control plane (default: ${default})."`
+	BotToken       string        `name:"bot-token" env:"ZAKI_BOT_TOKEN" required:"" help:"The bot's token from @BotFather; only the router holds it. Prefer the environment variable."`
+	WebhookSecret  string        `name:"webhook-secret" env:"ZAKI_WEBHOOK_SECRET" required:"" help:"Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; 1-256 of A-Z a-z 0-9 _ -. Prefer the environment variable."`
+	TelegramAPIURL string        `name:"telegram-api-url" env:"ZAKI_TELEGRAM_API_URL" default:"https://api.telegram.org" help:"Upstream Bot API (default: ${default})."`
+	PublicURL      string        `name:"public-url" env:"ZAKI_PUBLIC_URL" help:"Public HTTPS base URL of this router; when set, the webhook is registered with Telegram at start (default: none)."`
+	ForwardTimeout time.Duration `name:"forward-timeout" env:"ZAKI_FORWARD_TIMEOUT" default:"10s" help:"How long a container may take to accept an update before it is parked (default: ${default})."`
+}
+
+func (c *routerCmd) config(g *Globals) router.Config {
+	return router.Config{
+		Listen:         c.Listen,
+		FrontListen:    c.FrontListen,
+		ControlPlane:   c.ControlPlane,
+		BotToken:       c.BotToken,
+		WebhookSecret:  c.WebhookSecret,
+		TelegramAPIURL: c.TelegramAPIURL,
+		PublicURL:      c.PublicURL,
+		ForwardTimeout: c.ForwardTimeout,
+		Logger:         g.Logger("router"),
+		Registry:       obs.NewRegistry(),
+	}
+}
+
+func (c *routerCmd) Run(ctx context.Context, g *Globals) error {
+	cfg := c.config(g)
+	r, err := router.Start(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	if _, err := obs.ServeOps(ctx, cfg.Logger, c.HTTPListen, cfg.Registry, r.Ready); err != nil {
+		return err
+	}
+	return r.Wait()
+}

@@ -1,0 +1,238 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/zaki-platform/zaki/internal/testutil"
+	"github.com/zaki-platform/zaki/internal/tgstandin"
+)
+
+// cluster is a control plane, a router and an agent, each its own process,
+// with a Telegram stand-in in the test process.
+type cluster struct {
+	t          *testing.T
+	docker     *client.Client
+	logs       *logs
+	node       string
+	portMin    int
+	standin    *tgstandin.Server
+	secret     string
+	webhookURL string
+	grpcAddr   string
+	cp, router *proc
+	agent      *proc
+}
+
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	docker := testutil.RequireDocker(t)
+	testutil.EchoImage(t)
+	c := &cluster{t: t, docker: docker, logs: &logs{}, node: "e2e-" + strings.ToLower(rand.Text()[:8])}
+	t.Cleanup(c.removeDockerObjects)
+
+	st := tgstandin.New(hclog.NewNullLogger(), botID)
+	stURL, err := st.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	c.standin, c.secret = st, rand.Text()
+
+	port := func() string { return strconv.Itoa(testutil.FreePort(t)) }
+	c.grpcAddr = "127.0.0.1:" + port()
+	c.cp = &proc{name: "controlplane", opsAddr: "127.0.0.1:" + port(), args: []string{"controlplane",
+		"--data-dir", t.TempDir(), "--log-level", "debug",
+		"--etcd-client-url", "http://127.0.0.1:" + port(), "--etcd-peer-url", "http://127.0.0.1:" + port(),
+		"--grpc-listen", c.grpcAddr, "--default-profile", "echo", "--heartbeat-period", "1s"}}
+	c.cp.args = append(c.cp.args, "--http-listen", c.cp.opsAddr)
+	c.cp.start(t, c.logs)
+
+	frontPort := port()
+	webhook := "127.0.0.1:" + port()
+	c.webhookURL = "http://" + webhook + "/telegram/webhook"
+	c.router = &proc{name: "router", opsAddr: "127.0.0.1:" + port(),
+		env: []string{"ZAKI_BOT_TOKEN=" + st.Token(), "ZAKI_WEBHOOK_SECRET=" + c.secret},
+		args: []string{"router", "--log-level", "debug", "--listen", webhook,
+			"--front-listen", net.JoinHostPort(bridgeIP(t), frontPort),
+			"--controlplane", c.grpcAddr, "--telegram-api-url", stURL}}
+	c.router.args = append(c.router.args, "--http-listen", c.router.opsAddr)
+	c.router.start(t, c.logs)
+
+	c.portMin = 20000 + int(time.Now().UnixNano()%120)*100
+	c.agent = &proc{name: "agent", opsAddr: "127.0.0.1:" + port(), args: []string{"agent", "--log-level", "debug",
+		"--node-id", c.node, "--controlplane", c.grpcAddr, "--address", "127.0.0.1",
+		"--port-min", strconv.Itoa(c.portMin), "--port-max", strconv.Itoa(c.portMin + 99),
+		"--bot-api-url", "http://host.docker.internal:" + frontPort}}
+	c.agent.args = append(c.agent.args, "--http-listen", c.agent.opsAddr)
+	c.agent.start(t, c.logs)
+	return c
+}
+
+// restartAgent starts a new agent process with the same flags.
+func (c *cluster) restartAgent() {
+	c.agent = &proc{name: "agent", opsAddr: c.agent.opsAddr, args: c.agent.args}
+	c.agent.start(c.t, c.logs)
+}
+
+// post sends one update to the router's webhook with the given secret.
+func (c *cluster) post(secret string, body []byte) int {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, c.webhookURL, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if secret != "" {
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("POST webhook: %v", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// send posts an update with the right secret and requires a 200.
+func (c *cluster) send(id int64, body []byte) {
+	c.t.Helper()
+	if code := c.post(c.secret, body); code != http.StatusOK {
+		c.t.Fatalf("update %d: webhook answered %d, want 200", id, code)
+	}
+}
+
+// containers lists the node's tenant containers by tenant id.
+func (c *cluster) containers() map[string][]container.Summary {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	list, err := c.docker.ContainerList(ctx, container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", "zaki.node="+c.node))})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	out := map[string][]container.Summary{}
+	for _, s := range list {
+		out[s.Labels["zaki.tenant"]] = append(out[s.Labels["zaki.tenant"]], s)
+	}
+	return out
+}
+
+// received reads the update ids a tenant's echo container durably accepted,
+// from its volume, in the order it accepted them.
+func (c *cluster) received(containerID string) ([]int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, _, err := c.docker.CopyFromContainer(ctx, containerID, "/data/updates.log")
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	if _, err := tr.Next(); err != nil {
+		return nil, err
+	}
+	var ids []int64
+	sc := bufio.NewScanner(tr)
+	for sc.Scan() {
+		var e struct {
+			UpdateID int64 `json:"update_id"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("updates.log line %q: %w", sc.Text(), err)
+		}
+		ids = append(ids, e.UpdateID)
+	}
+	return ids, sc.Err()
+}
+
+// ctl runs `zaki ctl` against the cluster and returns its output.
+func (c *cluster) ctl(args ...string) string {
+	c.t.Helper()
+	args = append([]string{"ctl", "--controlplane", c.grpcAddr}, args...)
+	out, err := exec.Command(zakiBinary(c.t), args...).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("zaki %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// metric reads one counter from a role's /metrics.
+func metric(t *testing.T, opsAddr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + opsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var total float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+		total += v
+	}
+	return total
+}
+
+// bridgeIP is the host's address on Docker's default bridge, where
+// host.docker.internal points inside containers.
+func bridgeIP(t *testing.T) string {
+	t.Helper()
+	ifc, err := net.InterfaceByName("docker0")
+	if err != nil {
+		t.Fatalf("no docker0 interface: %v", err)
+	}
+	addrs, _ := ifc.Addrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			return ipn.IP.String()
+		}
+	}
+	t.Fatal("docker0 has no IPv4 address")
+	return ""
+}
+
+func (c *cluster) removeDockerObjects() {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	f := filters.NewArgs(filters.Arg("label", "zaki.node="+c.node))
+	if cs, err := c.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err == nil {
+		for _, s := range cs {
+			_ = c.docker.ContainerRemove(ctx, s.ID, container.RemoveOptions{Force: true})
+		}
+	}
+	if ns, err := c.docker.NetworkList(ctx, network.ListOptions{Filters: f}); err == nil {
+		for _, n := range ns {
+			_ = c.docker.NetworkRemove(ctx, n.ID)
+		}
+	}
+	if vs, err := c.docker.VolumeList(ctx, volume.ListOptions{Filters: f}); err == nil {
+		for _, v := range vs.Volumes {
+			_ = c.docker.VolumeRemove(ctx, v.Name, true)
+		}
+	}
+}

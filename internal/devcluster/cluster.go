@@ -1,0 +1,241 @@
+package devcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/docker/docker/client"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zaki-platform/zaki/agent"
+	"github.com/zaki-platform/zaki/controlplane"
+	"github.com/zaki-platform/zaki/internal/obs"
+	"github.com/zaki-platform/zaki/internal/secret"
+	"github.com/zaki-platform/zaki/internal/tgstandin"
+	"github.com/zaki-platform/zaki/internal/version"
+	"github.com/zaki-platform/zaki/profile"
+	"github.com/zaki-platform/zaki/router"
+)
+
+// sampleBotID is the bot id the sample updates were written for.
+const sampleBotID = 6100000001
+
+// Cluster is a running dev cluster. Its parts stop when the context given to
+// Start ends; Wait returns once they have.
+type Cluster struct {
+	Options
+	ControlPlane *controlplane.Server
+	Router       *router.Router
+	Agent        *agent.Agent
+	// Standin is the local Telegram stand-in; nil with a real bot token.
+	Standin *tgstandin.Server
+	// WebhookURL is where Telegram (or the stand-in) posts updates.
+	WebhookURL string
+
+	registry *prometheus.Registry // every role's metrics, served on OpsListen
+	docker   *client.Client
+	tempDir  string // removed at Wait, with the node's Docker objects
+	agentErr chan error
+}
+
+// Start brings up every part and returns once the agent holds a session with
+// the control plane, so updates sent after it are served.
+func Start(ctx context.Context, o Options) (*Cluster, error) {
+	o.setDefaults()
+	c := &Cluster{Options: o, agentErr: make(chan error, 1), registry: obs.NewRegistry()}
+	if err := c.start(ctx); err != nil {
+		c.cleanup()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) start(ctx context.Context) error {
+	p, err := profile.Lookup(c.Profile)
+	if err != nil {
+		return err
+	}
+	if c.docker, err = dockerClient(ctx); err != nil {
+		return err
+	}
+	if err := c.prepareState(ctx); err != nil {
+		return err
+	}
+	if c.Profile != "openclaw" {
+		// OpenClaw's image is pulled by Docker on a real host; locally built
+		// profiles cannot be pulled, so say how to build them.
+		if err := requireImage(ctx, c.docker, p.Image); err != nil {
+			return err
+		}
+	}
+	if err := c.startTelegram(); err != nil {
+		return err
+	}
+	if err := c.startControlPlane(ctx); err != nil {
+		return err
+	}
+	if err := c.startRouter(ctx); err != nil {
+		return err
+	}
+	if err := c.startAgent(ctx); err != nil {
+		return err
+	}
+	_, err = obs.ServeOps(ctx, c.Logger, c.OpsListen, c.registry, c.Ready)
+	return err
+}
+
+// Ready is nil when every part is ready.
+func (c *Cluster) Ready() error {
+	return errors.Join(c.ControlPlane.Ready(), c.Router.Ready(), c.Agent.Ready())
+}
+
+// prepareState picks the data directory; a temporary one starts from nothing,
+// including the node's containers and volumes left by an earlier run.
+func (c *Cluster) prepareState(ctx context.Context) error {
+	if c.DataDir != "" {
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "zaki-dev-")
+	if err != nil {
+		return fmt.Errorf("temporary data directory: %w", err)
+	}
+	c.tempDir, c.DataDir = dir, dir
+	return removeNodeObjects(ctx, c.docker, c.NodeID)
+}
+
+func (c *Cluster) startTelegram() error {
+	if c.WebhookSecret == "" {
+		c.WebhookSecret = secret.New()
+	}
+	if c.BotToken != "" {
+		return nil
+	}
+	c.Standin = tgstandin.New(c.Logger.Named("telegram-standin"), sampleBotID)
+	url, err := c.Standin.Start(c.StandinListen)
+	if err != nil {
+		return fmt.Errorf("local Telegram stand-in on %s: %w", c.StandinListen, err)
+	}
+	c.BotToken, c.TelegramAPIURL = c.Standin.Token(), url
+	return nil
+}
+
+func (c *Cluster) startControlPlane(ctx context.Context) error {
+	cp, err := controlplane.Start(ctx, controlplane.Config{
+		DataDir:         c.DataDir + "/etcd",
+		EtcdClientURL:   c.EtcdClientURL,
+		EtcdPeerURL:     c.EtcdPeerURL,
+		GRPCListen:      c.GRPCListen,
+		HeartbeatPeriod: time.Duration(c.HeartbeatSecs) * time.Second,
+		DefaultProfile:  c.Profile,
+		Logger:          c.Logger.Named("controlplane"),
+		Registry:        c.registry,
+	})
+	if err != nil {
+		return fmt.Errorf("control plane: %w", err)
+	}
+	c.ControlPlane = cp
+	return nil
+}
+
+func (c *Cluster) startRouter(ctx context.Context) error {
+	hostIP, err := bridgeHostIP(ctx, c.docker)
+	if err != nil {
+		return err
+	}
+	r, err := router.Start(ctx, router.Config{
+		Listen:         c.WebhookListen,
+		FrontListen:    net.JoinHostPort(hostIP, strconv.Itoa(c.FrontPort)),
+		ControlPlane:   c.ControlPlane.Addr(),
+		BotToken:       c.BotToken,
+		WebhookSecret:  c.WebhookSecret,
+		TelegramAPIURL: c.TelegramAPIURL,
+		PublicURL:      c.PublicURL,
+		Logger:         c.Logger.Named("router"),
+		Registry:       c.registry,
+	})
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	c.Router = r
+	c.WebhookURL = "http://" + r.WebhookAddr() + "/telegram/webhook"
+	return nil
+}
+
+func (c *Cluster) startAgent(ctx context.Context) error {
+	a, err := agent.New(agent.Config{
+		NodeID:       c.NodeID,
+		ControlPlane: c.ControlPlane.Addr(),
+		Address:      "127.0.0.1",
+		PortMin:      c.PortMin,
+		PortMax:      c.PortMax,
+		BotAPIURL:    "http://host.docker.internal:" + strconv.Itoa(c.FrontPort),
+		Version:      version.Version,
+		Logger:       c.Logger.Named("agent"),
+		Registry:     c.registry,
+		Docker:       c.docker,
+	})
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	c.Agent = a
+	go func() { c.agentErr <- a.Run(ctx) }()
+	return waitFor(ctx, 30*time.Second, a.Ready)
+}
+
+// Wait blocks until every part has stopped, then removes a temporary state.
+func (c *Cluster) Wait() error {
+	errs := []error{<-c.agentErr, c.Router.Wait(), c.ControlPlane.Wait()}
+	c.cleanup()
+	return errors.Join(ignoreCanceled(errs)...)
+}
+
+func (c *Cluster) cleanup() {
+	if c.Standin != nil {
+		_ = c.Standin.Close()
+	}
+	if c.tempDir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if c.docker != nil {
+		if err := removeNodeObjects(ctx, c.docker, c.NodeID); err != nil {
+			c.Logger.Warn("dev cleanup", "error", err)
+		}
+	}
+	_ = os.RemoveAll(c.tempDir)
+}
+
+// waitFor polls ready until it returns nil or the timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, ready func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := ready()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not ready after %s: %w", timeout, err)
+		case <-tick.C:
+		}
+	}
+}
+
+func ignoreCanceled(errs []error) []error {
+	var out []error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			out = append(out, err)
+		}
+	}
+	return out
+}
