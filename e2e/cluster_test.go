@@ -19,11 +19,10 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/zaki-platform/zaki/internal/dockerhost"
 	"github.com/zaki-platform/zaki/internal/testutil"
 	"github.com/zaki-platform/zaki/internal/tgstandin"
 )
@@ -74,7 +73,7 @@ func startCluster(t *testing.T) *cluster {
 	c.router = &proc{name: "router", opsAddr: "127.0.0.1:" + port(),
 		env: []string{"ZAKI_BOT_TOKEN=" + st.Token(), "ZAKI_WEBHOOK_SECRET=" + c.secret},
 		args: []string{"router", "--log-level", "debug", "--listen", webhook,
-			"--front-listen", net.JoinHostPort(bridgeIP(t), frontPort),
+			"--front-listen", net.JoinHostPort(bridgeIP(t, docker), frontPort),
 			"--controlplane", c.grpcAddr, "--telegram-api-url", stURL}}
 	c.router.args = append(c.router.args, "--http-listen", c.router.opsAddr)
 	c.router.start(t, c.logs)
@@ -198,41 +197,21 @@ func metric(t *testing.T, opsAddr, name string) float64 {
 	return total
 }
 
-// bridgeIP is the host's address on Docker's default bridge, where
-// host.docker.internal points inside containers.
-func bridgeIP(t *testing.T) string {
-	t.Helper()
-	ifc, err := net.InterfaceByName("docker0")
-	if err != nil {
-		t.Fatalf("no docker0 interface: %v", err)
-	}
-	addrs, _ := ifc.Addrs()
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
-			return ipn.IP.String()
-		}
-	}
-	t.Fatal("docker0 has no IPv4 address")
-	return ""
-}
-
 func (c *cluster) removeDockerObjects() {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	f := filters.NewArgs(filters.Arg("label", "zaki.node="+c.node))
-	if cs, err := c.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err == nil {
-		for _, s := range cs {
-			_ = c.docker.ContainerRemove(ctx, s.ID, container.RemoveOptions{Force: true})
-		}
+	if err := dockerhost.RemoveNodeObjects(ctx, c.docker, c.node); err != nil {
+		c.t.Logf("cleanup: %v", err)
 	}
-	if ns, err := c.docker.NetworkList(ctx, network.ListOptions{Filters: f}); err == nil {
-		for _, n := range ns {
-			_ = c.docker.NetworkRemove(ctx, n.ID)
-		}
+}
+
+// bridgeIP is the host's address on Docker's default bridge, where
+// host.docker.internal points inside containers.
+func bridgeIP(t *testing.T, docker *client.Client) string {
+	t.Helper()
+	ip, err := dockerhost.BridgeHostIP(t.Context(), docker)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if vs, err := c.docker.VolumeList(ctx, volume.ListOptions{Filters: f}); err == nil {
-		for _, v := range vs.Volumes {
-			_ = c.docker.VolumeRemove(ctx, v.Name, true)
-		}
-	}
+	return ip
 }

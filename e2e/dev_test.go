@@ -34,7 +34,7 @@ func TestDevServesSampleConversation(t *testing.T) {
 		FrontPort:     testutil.FreePort(t),
 		StandinListen: "127.0.0.1:0",
 		OpsListen:     "127.0.0.1:0",
-		PortMin:       33000 - 200, PortMax: 33000 - 101,
+		PortMin:       32100, PortMax: 32199, // below the kernel's ephemeral range
 		Logger: hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Info}),
 	})
 	if err != nil {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -45,32 +44,13 @@ func zakiBinary(t *testing.T) string {
 	return zakiBin
 }
 
-// syncBuffer collects a process's output; every line any role logged is read
-// back at the end to check that no secret leaked.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is one zaki role running as its own process.
 type proc struct {
 	name    string
 	args    []string
 	env     []string
 	opsAddr string // its /healthz, /readyz, /metrics
-	out     *syncBuffer
+	out     *testutil.SyncBuffer
 	cmd     *exec.Cmd
 	done    chan struct{}
 }
@@ -78,10 +58,10 @@ type proc struct {
 // logs is shared by every process of a test: all output ever produced.
 type logs struct {
 	mu   sync.Mutex
-	bufs []*syncBuffer
+	bufs []*testutil.SyncBuffer
 }
 
-func (l *logs) add(b *syncBuffer) {
+func (l *logs) add(b *testutil.SyncBuffer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.bufs = append(l.bufs, b)
@@ -100,7 +80,7 @@ func (l *logs) all() string {
 // start runs the process and waits until its /readyz answers 200.
 func (p *proc) start(t *testing.T, l *logs) {
 	t.Helper()
-	p.out = &syncBuffer{}
+	p.out = &testutil.SyncBuffer{}
 	l.add(p.out)
 	p.cmd = exec.Command(zakiBinary(t), p.args...)
 	p.cmd.Env = append(os.Environ(), p.env...)

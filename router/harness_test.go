@@ -1,7 +1,6 @@
 package router
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -20,6 +19,7 @@ import (
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 	"github.com/zaki-platform/zaki/internal/secret"
+	"github.com/zaki-platform/zaki/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -31,24 +31,6 @@ const (
 	testBotToken = testBotID + ":AAH-real-token-never-logged_x9"
 )
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // harness is a router on loopback with a fake control plane, an upstream
 // Bot API stand-in, and a log that is checked for secrets at the end.
 type harness struct {
@@ -56,14 +38,14 @@ type harness struct {
 	cp       *fakeCP
 	r        *Router
 	reg      *prometheus.Registry
-	logs     *syncBuffer
+	logs     *testutil.SyncBuffer
 	upstream *recorder
 	secret   string // the webhook secret
 }
 
 func newHarness(t *testing.T, opts ...func(*Config, *fakeCP)) *harness {
 	t.Helper()
-	h := &harness{t: t, reg: prometheus.NewRegistry(), logs: &syncBuffer{}, secret: secret.New()}
+	h := &harness{t: t, reg: prometheus.NewRegistry(), logs: &testutil.SyncBuffer{}, secret: secret.New()}
 	h.cp = startFakeCP(t, 50*time.Millisecond)
 	h.upstream = newRecorder(t, http.StatusOK, `{"ok":true,"result":{"message_id":1}}`)
 	cfg := Config{

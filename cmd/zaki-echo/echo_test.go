@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -17,32 +16,15 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/zaki-platform/zaki/internal/testutil"
 	"github.com/zaki-platform/zaki/internal/tgstandin"
 )
 
 const secret = "WEBHOOKsecret123"
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type echoUnderTest struct {
 	url  string
-	logs *syncBuffer
+	logs *testutil.SyncBuffer
 	stop func() error
 }
 
@@ -53,7 +35,7 @@ func startEcho(t *testing.T, dataDir, apiRoot, token string) *echoUnderTest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg, err := configFromEnv(func(k string) string {
 		return map[string]string{
@@ -273,7 +255,7 @@ func TestReplyRetries(t *testing.T) {
 				w.Write([]byte(`{"ok":true,"result":{}}`))
 			}))
 			t.Cleanup(api.Close)
-			log := slog.New(slog.NewTextHandler(&syncBuffer{}, nil))
+			log := slog.New(slog.NewTextHandler(&testutil.SyncBuffer{}, nil))
 			p2 := newReplier(log, api.Client(), api.URL, "1:tok")
 			p2.backoff = time.Millisecond
 			p2.enqueue(reply{chatID: 1, text: "echo: x"})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zaki-platform/zaki/agent"
 	"github.com/zaki-platform/zaki/controlplane"
+	"github.com/zaki-platform/zaki/internal/dockerhost"
 	"github.com/zaki-platform/zaki/internal/obs"
 	"github.com/zaki-platform/zaki/internal/secret"
 	"github.com/zaki-platform/zaki/internal/tgstandin"
@@ -60,7 +61,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.docker, err = dockerClient(ctx); err != nil {
+	if c.docker, err = dockerhost.Client(ctx); err != nil {
 		return err
 	}
 	if err := c.prepareState(ctx); err != nil {
@@ -69,7 +70,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	if c.Profile != "openclaw" {
 		// OpenClaw's image is pulled by Docker on a real host; locally built
 		// profiles cannot be pulled, so say how to build them.
-		if err := requireImage(ctx, c.docker, p.Image); err != nil {
+		if err := dockerhost.RequireImage(ctx, c.docker, p.Image); err != nil {
 			return err
 		}
 	}
@@ -105,7 +106,7 @@ func (c *Cluster) prepareState(ctx context.Context) error {
 		return fmt.Errorf("temporary data directory: %w", err)
 	}
 	c.tempDir, c.DataDir = dir, dir
-	return removeNodeObjects(ctx, c.docker, c.NodeID)
+	return dockerhost.RemoveNodeObjects(ctx, c.docker, c.NodeID)
 }
 
 func (c *Cluster) startTelegram() error {
@@ -143,7 +144,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 }
 
 func (c *Cluster) startRouter(ctx context.Context) error {
-	hostIP, err := bridgeHostIP(ctx, c.docker)
+	hostIP, err := dockerhost.BridgeHostIP(ctx, c.docker)
 	if err != nil {
 		return err
 	}
@@ -204,7 +205,7 @@ func (c *Cluster) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if c.docker != nil {
-		if err := removeNodeObjects(ctx, c.docker, c.NodeID); err != nil {
+		if err := dockerhost.RemoveNodeObjects(ctx, c.docker, c.NodeID); err != nil {
 			c.Logger.Warn("dev cleanup", "error", err)
 		}
 	}

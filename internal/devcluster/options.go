@@ -17,16 +17,16 @@ type Options struct {
 	Profile string
 
 	// Addresses. Empty fields take the defaults in the comments.
-	GRPCListen     string // 127.0.0.1:7400
-	EtcdClientURL  string // http://127.0.0.1:7410
-	EtcdPeerURL    string // http://127.0.0.1:7411
-	WebhookListen  string // 127.0.0.1:8443
-	FrontPort      int    // 7480, on the Docker bridge's host address
-	StandinListen  string // 127.0.0.1:7490
-	OpsListen      string // 127.0.0.1:7401: /healthz, /readyz, /metrics of every role
-	PortMin        uint32 // 19000
-	PortMax        uint32 // 19999
-	HeartbeatSecs  int    // 2
+	GRPCListen    string // 127.0.0.1:7400
+	EtcdClientURL string // http://127.0.0.1:7410
+	EtcdPeerURL   string // http://127.0.0.1:7411
+	WebhookListen string // 127.0.0.1:8443
+	FrontPort     int    // 7480, on the Docker bridge's host address
+	StandinListen string // 127.0.0.1:7490
+	OpsListen     string // 127.0.0.1:7401: /healthz, /readyz, /metrics of every role
+	PortMin       uint32 // 19000
+	PortMax       uint32 // 19999
+	HeartbeatSecs int    // 2
 
 	// Telegram. With no BotToken a local stand-in plays the Bot API.
 	BotToken       string

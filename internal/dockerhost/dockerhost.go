@@ -1,4 +1,8 @@
-package devcluster
+// Package dockerhost holds what Zaki's tools need of the local Docker host
+// beyond the agent's own calls: reaching the engine with a helpful error,
+// checking a locally built image, the host's address on Docker's bridge, and
+// removing a node's objects.
+package dockerhost
 
 import (
 	"context"
@@ -12,11 +16,13 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
+
+	"github.com/zaki-platform/zaki/agent"
 )
 
-// dockerClient connects to the local engine, with a message that says what to do
+// Client connects to the local engine, with a message that says what to do
 // when there is none.
-func dockerClient(ctx context.Context) (*client.Client, error) {
+func Client(ctx context.Context) (*client.Client, error) {
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err == nil {
 		_, err = cli.Ping(ctx)
@@ -27,9 +33,9 @@ func dockerClient(ctx context.Context) (*client.Client, error) {
 	return cli, nil
 }
 
-// requireImage fails with the command that builds a missing image, since
+// RequireImage fails with the command that builds a missing image, since
 // nothing can be pulled for a locally built profile.
-func requireImage(ctx context.Context, cli *client.Client, ref string) error {
+func RequireImage(ctx context.Context, cli *client.Client, ref string) error {
 	_, err := cli.ImageInspect(ctx, ref)
 	if errdefs.IsNotFound(err) {
 		return fmt.Errorf("image %s is not built on this machine: run `make images` (or `make run`, which builds it)", ref)
@@ -40,10 +46,10 @@ func requireImage(ctx context.Context, cli *client.Client, ref string) error {
 	return nil
 }
 
-// bridgeHostIP is the host's address on Docker's default bridge: what
+// BridgeHostIP is the host's address on Docker's default bridge: what
 // "host-gateway" resolves to inside containers, so the Bot API front listens
 // there for containers on any tenant network to reach it.
-func bridgeHostIP(ctx context.Context, cli *client.Client) (string, error) {
+func BridgeHostIP(ctx context.Context, cli *client.Client) (string, error) {
 	if ifc, err := net.InterfaceByName("docker0"); err == nil {
 		addrs, _ := ifc.Addrs()
 		for _, a := range addrs {
@@ -64,11 +70,11 @@ func bridgeHostIP(ctx context.Context, cli *client.Client) (string, error) {
 	return "", errors.New("find Docker's bridge address: no docker0 interface and no gateway on the bridge network")
 }
 
-// removeNodeObjects removes every container, network and volume the agent of
+// RemoveNodeObjects removes every container, network and volume the agent of
 // node made. Only a dev cluster with a temporary state does this: a real
 // agent never deletes a tenant's volume.
-func removeNodeObjects(ctx context.Context, cli *client.Client, node string) error {
-	f := filters.NewArgs(filters.Arg("label", "zaki.managed-by=zaki"), filters.Arg("label", "zaki.node="+node))
+func RemoveNodeObjects(ctx context.Context, cli *client.Client, node string) error {
+	f := filters.NewArgs(filters.Arg("label", agent.LabelManagedBy+"=zaki"), filters.Arg("label", agent.LabelNode+"="+node))
 	var errs []error
 	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	errs = append(errs, err)
