@@ -21,7 +21,7 @@ const etcdReadyTimeout = 60 * time.Second
 
 // startEmbedded starts a single-member etcd in cfg.DataDir and returns it once
 // it serves clients.
-func startEmbedded(cfg Config) (*embed.Etcd, error) {
+func startEmbedded(cfg Config, elog *etcdLog) (*embed.Etcd, error) {
 	if cfg.DataDir == "" {
 		return nil, fmt.Errorf("%w: no etcd data dir and no etcd endpoints: set one", errInvalid)
 	}
@@ -47,6 +47,7 @@ func startEmbedded(cfg Config) (*embed.Etcd, error) {
 	ec.Name = "zaki"
 	ec.Dir = cfg.DataDir
 	ec.LogLevel = "error"
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(elog.zap())
 	ec.ListenClientUrls = []url.URL{*clientURL}
 	ec.AdvertiseClientUrls = []url.URL{*clientURL}
 	ec.ListenPeerUrls = []url.URL{*peerURL}

@@ -22,11 +22,12 @@ const gracefulStop = 5 * time.Second
 type Server struct {
 	*Controller
 
-	cli    *clientv3.Client
-	etcd   *embed.Etcd // nil with an external cluster
-	grpc   *grpc.Server
-	health *health.Server
-	addr   string
+	cli     *clientv3.Client
+	etcd    *embed.Etcd // nil with an external cluster
+	etcdLog *etcdLog    // the embedded etcd's errors, into the control plane's log
+	grpc    *grpc.Server
+	health  *health.Server
+	addr    string
 
 	done chan struct{} // closed when everything has stopped
 	mu   sync.Mutex
@@ -41,7 +42,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{done: make(chan struct{})}
 	endpoints := cfg.EtcdEndpoints
 	if len(endpoints) == 0 {
-		e, err := startEmbedded(cfg)
+		s.etcdLog = newEtcdLog(cfg.Logger)
+		e, err := startEmbedded(cfg, s.etcdLog)
 		if err != nil {
 			return nil, err
 		}
@@ -112,6 +114,7 @@ func (s *Server) stopGRPC() {
 
 func (s *Server) closeEtcd() {
 	if s.etcd != nil {
+		s.etcdLog.closing.Store(true)
 		s.etcd.Close()
 	}
 }
