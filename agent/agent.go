@@ -99,6 +99,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	a.log.Info("agent starting", "addr", a.cfg.ControlPlane)
+	a.workers.Add(1)
+	go func() { defer a.workers.Done(); a.runResync(ctx, a.cfg.ResyncPeriod) }()
 	err := a.runSessions(ctx)
 	a.log.Info("agent stopped")
 	return err

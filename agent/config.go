@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/client"
 	"github.com/hashicorp/go-hclog"
@@ -38,6 +39,10 @@ type Config struct {
 	// container by reference from its profile (the tier picks the model).
 	// They come from the agent's environment and are never logged.
 	ModelKeys ModelKeys
+	// ResyncPeriod is how often every tenant's container is looked at again,
+	// so one that died or was removed behind the agent's back is brought
+	// back. Default 10s.
+	ResyncPeriod time.Duration
 	// Version is reported to the control plane as the agent's version.
 	Version string
 	// Logger; nil discards logs.
@@ -58,6 +63,7 @@ const (
 	DefaultMemoryBytes  = 4 << 30
 	DefaultMaxTenants   = 50
 	DefaultBotAPIURL    = "http://host.docker.internal:7480"
+	DefaultResyncPeriod = 10 * time.Second
 )
 
 var nodeIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -78,6 +84,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	setDefault(&cfg.ControlPlane, DefaultControlPlane)
 	setDefault(&cfg.Address, DefaultAddress)
 	setDefault(&cfg.BotAPIURL, DefaultBotAPIURL)
+	if cfg.ResyncPeriod <= 0 {
+		cfg.ResyncPeriod = DefaultResyncPeriod
+	}
 	cfg.BotAPIURL = strings.TrimRight(cfg.BotAPIURL, "/")
 	if cfg.PortMin == 0 && cfg.PortMax == 0 {
 		cfg.PortMin, cfg.PortMax = DefaultPortMin, DefaultPortMax

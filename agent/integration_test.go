@@ -51,7 +51,7 @@ func dockerNode(t *testing.T, cli *client.Client) string {
 func runAgent(t *testing.T, cli *client.Client, node, cpAddr, image string) (*Agent, func()) {
 	t.Helper()
 	a, err := New(Config{NodeID: node, ControlPlane: cpAddr, Docker: cli, PortMin: 1024, PortMax: 65535,
-		BotAPIURL: "http://host.docker.internal:1"})
+		BotAPIURL: "http://host.docker.internal:1", ResyncPeriod: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +165,42 @@ func TestAgentOnDocker(t *testing.T) {
 		t.Errorf("tenant -102's volume is gone: %v", err)
 	}
 	countContainers(t, cli, node, 2)
+}
+
+// TestAgentBringsBackDeadContainers: a tenant's container killed or removed
+// behind the agent's back is noticed on the next resync and brought back.
+func TestAgentBringsBackDeadContainers(t *testing.T) {
+	cli := testutil.RequireDocker(t)
+	image := testutil.EchoImage(t)
+	node := dockerNode(t, cli)
+	cp, addr := startCP(t)
+	ctx := context.Background()
+	t1 := echoAssignment(t, "201", 1)
+	runAgent(t, cli, node, addr, image)
+	s := nextSession(t, cp)
+	s.welcome(t, t1)
+	eventually(t, 60*time.Second, "RUNNING", allRunning(s, "201"))
+	id := s.latest()["201"].GetContainerId()
+
+	start := time.Now()
+	if err := cli.ContainerKill(ctx, id, "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "the killed container running again", func() bool {
+		c, err := cli.ContainerInspect(ctx, id)
+		return err == nil && c.State.Running && s.latest()["201"].GetState() == zakiv1.PlacementState_PLACEMENT_STATE_RUNNING
+	})
+
+	t.Logf("killed container back after %s", time.Since(start))
+	if err := cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "a new container for the removed one", func() bool {
+		st := s.latest()["201"]
+		return st.GetContainerId() != id && st.GetState() == zakiv1.PlacementState_PLACEMENT_STATE_RUNNING
+	})
+	t.Logf("removed container replaced after %s", time.Since(start))
+	countContainers(t, cli, node, 1)
 }
 
 // checkHardened inspects a tenant's container on the real engine.

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -30,10 +31,15 @@ func (e *engine) waitReady(ctx context.Context, id, tenant string, p profile.Pro
 	last := "no answer yet"
 	for {
 		reason, ok := e.probe(ctx, id, tenant, p, hc)
-		if ok {
+		switch {
+		case ok:
 			return nil
+		case errors.Is(reason, errExited):
+			// Waiting out the timeout for a container that has exited
+			// only delays bringing it back.
+			return reason
 		}
-		last = reason
+		last = reason.Error()
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
@@ -45,19 +51,24 @@ func (e *engine) waitReady(ctx context.Context, id, tenant string, p profile.Pro
 	}
 }
 
+// errExited marks a probe of a container that has stopped and is not being
+// restarted by the engine.
+var errExited = errors.New("container exited")
+
 // probe makes one readiness check; reason says why it failed.
 func (e *engine) probe(ctx context.Context, id, tenant string, p profile.Profile,
-	hc *http.Client) (reason string, ok bool) {
+	hc *http.Client) (reason error, ok bool) {
 	c, err := e.d.ContainerInspect(ctx, id)
 	if err != nil {
-		return fmt.Sprintf("inspect: %v", err), false
+		return fmt.Errorf("inspect: %w", err), false
 	}
-	if c.State == nil || !c.State.Running || c.State.Restarting {
-		code := 0
-		if c.State != nil {
-			code = c.State.ExitCode
-		}
-		return fmt.Sprintf("container is not running (last exit code %d)", code), false
+	switch {
+	case c.State == nil:
+		return errors.New("container has no state yet"), false
+	case c.State.Restarting:
+		return fmt.Errorf("container is restarting (last exit code %d)", c.State.ExitCode), false
+	case !c.State.Running:
+		return fmt.Errorf("%w with code %d", errExited, c.State.ExitCode), false
 	}
 	var ip string
 	if c.NetworkSettings != nil {
@@ -66,20 +77,20 @@ func (e *engine) probe(ctx context.Context, id, tenant string, p profile.Profile
 		}
 	}
 	if ip == "" {
-		return "container has no address on its network yet", false
+		return errors.New("container has no address on its network yet"), false
 	}
 	url := "http://" + net.JoinHostPort(ip, strconv.Itoa(p.ReadyPort)) + p.ReadyPath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err.Error(), false
+		return err, false
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Sprintf("GET %s: %v", p.ReadyPath, err), false
+		return fmt.Errorf("GET %s: %w", p.ReadyPath, err), false
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Sprintf("GET %s answered %d", p.ReadyPath, resp.StatusCode), false
+		return fmt.Errorf("GET %s answered %d", p.ReadyPath, resp.StatusCode), false
 	}
-	return "", true
+	return nil, true
 }

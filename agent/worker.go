@@ -10,10 +10,6 @@ import (
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 )
 
-// maxAttempts bounds the retries of a failing tenant; after them it stays
-// FAILED until the control plane sends it again (a change or a new session).
-const maxAttempts = 6
-
 // worker drives one tenant's container toward what the control plane wants,
 // so a slow start of one tenant never holds up another.
 type worker struct {
@@ -22,6 +18,10 @@ type worker struct {
 	log    hclog.Logger
 	// kick has room for one signal: "want changed, look again". Never closed.
 	kick chan struct{}
+	// resync has room for one signal: "look again if not backing off", sent
+	// on the agent's resync period so a container that died or was removed
+	// behind the agent's back is noticed. Never closed.
+	resync chan struct{}
 
 	// Guarded by a.mu:
 	// want is the assignment to run; nil means remove the tenant's container.
@@ -45,7 +45,8 @@ func (a *Agent) setWant(tenant string, want *zakiv1.Assignment) {
 	}
 	w := a.tenants[tenant]
 	if w == nil {
-		w = &worker{a: a, tenant: tenant, log: a.log.With("tenant", tenant), kick: make(chan struct{}, 1)}
+		w = &worker{a: a, tenant: tenant, log: a.log.With("tenant", tenant),
+			kick: make(chan struct{}, 1), resync: make(chan struct{}, 1)}
 		a.tenants[tenant] = w
 		a.workers.Add(1)
 		go w.run(a.runCtx)
@@ -60,24 +61,30 @@ func (a *Agent) setWant(tenant string, want *zakiv1.Assignment) {
 	}
 }
 
-// run reconciles whenever kicked, retrying failures with backoff.
+// run reconciles whenever kicked or resynced, retrying failures with backoff
+// for as long as the tenant is wanted: a tenant is never given up on, and its
+// FAILED reason stays visible to the operator meanwhile.
 func (w *worker) run(ctx context.Context) {
 	defer w.a.workers.Done()
 	b := retryBackoff()
-	attempts := 0
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
+	backingOff := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-w.kick:
-			attempts = 0
 			b.Reset()
+		case <-w.resync:
+			if backingOff {
+				continue
+			}
 		case <-retry.C:
 		}
 		retry.Stop()
+		backingOff = false
 		want, actx, cancel := w.begin(ctx)
 		err := w.reconcile(actx, want)
 		cut := actx.Err() != nil
@@ -92,11 +99,11 @@ func (w *worker) run(ctx context.Context) {
 				return
 			}
 		case err != nil:
-			attempts++
 			w.log.Debug("tenant reconcile failed", "error", err)
-			if attempts < maxAttempts {
-				retry.Reset(b.NextBackOff())
-			}
+			retry.Reset(b.NextBackOff())
+			backingOff = true
+		default:
+			b.Reset()
 		}
 	}
 }
@@ -122,11 +129,38 @@ func (w *worker) retire() bool {
 	return true
 }
 
-// retryBackoff paces a failing tenant: about 1s, 2s, 4s ... up to 30s.
+// retryBackoff paces a failing tenant: about 1s, 2s, 4s ... up to 2 minutes,
+// with no end: a tenant stays wanted until the control plane says otherwise.
 func retryBackoff() *backoff.ExponentialBackOff {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = time.Second
 	b.Multiplier = 2
-	b.MaxInterval = 30 * time.Second
+	b.MaxInterval = 2 * time.Minute
 	return b
+}
+
+// resyncAll asks every worker to look at its container again.
+func (a *Agent) resyncAll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.tenants {
+		select {
+		case w.resync <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// runResync resyncs every worker each period until ctx ends.
+func (a *Agent) runResync(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.resyncAll()
+		}
+	}
 }
