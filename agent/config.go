@@ -28,7 +28,10 @@ type Config struct {
 	PortMin, PortMax uint32
 	// MemoryBytes is the memory offered to tenant containers. Default 4 GiB.
 	MemoryBytes int64
-	// MaxTenants caps the containers on this host. Default 50.
+	// MaxTenants caps the containers on this host. Default 25: each tenant
+	// has its own bridge network, and Docker's default address pools hold
+	// about 30 networks; raise it together with the daemon's
+	// default-address-pools.
 	MaxTenants uint32
 	// Labels are matched by the scheduler's constraints.
 	Labels map[string]string
@@ -61,7 +64,7 @@ const (
 	DefaultPortMin      = 19000
 	DefaultPortMax      = 19999
 	DefaultMemoryBytes  = 4 << 30
-	DefaultMaxTenants   = 50
+	DefaultMaxTenants   = 25
 	DefaultBotAPIURL    = "http://host.docker.internal:7480"
 	DefaultResyncPeriod = 10 * time.Second
 )

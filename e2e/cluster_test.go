@@ -200,7 +200,7 @@ func metric(t *testing.T, opsAddr, name string) float64 {
 func (c *cluster) removeDockerObjects() {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := dockerhost.RemoveNodeObjects(ctx, c.docker, c.node); err != nil {
+	if _, err := dockerhost.RemoveNodeObjects(ctx, c.docker, c.node); err != nil {
 		c.t.Logf("cleanup: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net"
@@ -262,8 +263,8 @@ func (c *cluster) checkFailedTenant(t *testing.T, u *updates) {
 	if !strings.Contains(out, strconv.Itoa(next)) {
 		t.Errorf("ctl tenants does not name the port %d:\n%s", next, out)
 	}
-	if js := c.ctl("tenants", "-o", "json"); !strings.Contains(js, `"parkedUpdates": 1`) {
-		t.Errorf("the newcomer's update is not shown parked:\n%s", js)
+	if parked := c.parkedUpdates(tenant); parked != 1 {
+		t.Errorf("zaki ctl tenants -o json shows %d parked updates for %s, want 1", parked, tenant)
 	}
 	if got := c.replies()[newcomer]; len(got) != 0 {
 		t.Errorf("a failed tenant replied: %v", got)
@@ -272,6 +273,28 @@ func (c *cluster) checkFailedTenant(t *testing.T, u *updates) {
 	ln.Close()
 	want := map[int64]map[string]bool{newcomer: {"echo: hello from a blocked port": true}}
 	c.waitForReplies(&expectation{replies: want}, 120*time.Second)
+}
+
+// parkedUpdates reads a tenant's parked count from `zaki ctl tenants -o json`.
+func (c *cluster) parkedUpdates(tenant string) int {
+	c.t.Helper()
+	var out struct {
+		Tenants []struct {
+			Tenant        struct{ ID string }
+			ParkedUpdates int
+		}
+	}
+	js := c.ctl("tenants", "-o", "json")
+	if err := json.Unmarshal([]byte(js), &out); err != nil {
+		c.t.Fatalf("zaki ctl tenants -o json is not JSON: %v\n%s", err, js)
+	}
+	for _, ts := range out.Tenants {
+		if ts.Tenant.ID == tenant {
+			return ts.ParkedUpdates
+		}
+	}
+	c.t.Fatalf("tenant %s not in zaki ctl tenants -o json:\n%s", tenant, js)
+	return 0
 }
 
 func (c *cluster) checkNoSecretsLogged(t *testing.T) {

@@ -16,9 +16,9 @@ type agentCmd struct {
 	PortMin      uint32            `name:"port-min" env:"ZAKI_PORT_MIN" default:"19000" help:"Lowest host port for tenant containers (default: ${default})."`
 	PortMax      uint32            `name:"port-max" env:"ZAKI_PORT_MAX" default:"19999" help:"Highest host port for tenant containers (default: ${default})."`
 	Memory       int64             `name:"memory-bytes" env:"ZAKI_MEMORY_BYTES" default:"4294967296" help:"Memory this host offers to tenant containers, in bytes (default: ${default}, 4 GiB)."`
-	MaxTenants   uint32            `name:"max-tenants" env:"ZAKI_MAX_TENANTS" default:"50" help:"Most tenant containers on this host (default: ${default})."`
+	MaxTenants   uint32            `name:"max-tenants" env:"ZAKI_MAX_TENANTS" default:"25" help:"Most tenant containers on this host; each has its own Docker network, and Docker's default address pools hold about 30, so raise default-address-pools in daemon.json before raising this (default: ${default})."`
 	Labels       map[string]string `name:"label" env:"ZAKI_LABELS" help:"Node labels for scheduling constraints, key=value (default: none)."`
-	BotAPIURL    string            `name:"bot-api-url" env:"ZAKI_BOT_API_URL" default:"http://host.docker.internal:7480" help:"The router's Bot API front as containers reach it (default: ${default})."`
+	BotAPIURL    string            `name:"bot-api-url" env:"ZAKI_BOT_API_URL" default:"http://host.docker.internal:7480" help:"The router's Bot API front as containers reach it. host.docker.internal is this host's address on Docker's bridge (172.17.0.1 by default), so a router on this host must listen there: --front-listen 172.17.0.1:7480 (default: ${default})."`
 	HTTPListen   string            `name:"http-listen" env:"ZAKI_HTTP_LISTEN" default:"127.0.0.1:7402" help:"Address of /healthz, /readyz and /metrics (default: ${default})."`
 	MoonshotKey  string            `name:"moonshot-api-key" env:"ZAKI_MOONSHOT_API_KEY" help:"Moonshot API key for the free tier's model, handed to openclaw containers. Use the environment variable (default: none)."`
 	AnthropicKey string            `name:"anthropic-api-key" env:"ZAKI_ANTHROPIC_API_KEY" help:"Anthropic API key for the pro tier's model, handed to openclaw containers. Use the environment variable (default: none)."`

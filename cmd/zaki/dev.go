@@ -22,6 +22,7 @@ type devCmd struct {
 	PublicURL      string `name:"public-url" env:"ZAKI_PUBLIC_URL" help:"Public HTTPS base URL of the router; when set, the webhook is registered with Telegram (default: none)."`
 	WebhookSecret  string `name:"webhook-secret" env:"ZAKI_WEBHOOK_SECRET" help:"Webhook secret (default: a fresh random one)."`
 	HTTPListen     string `name:"http-listen" env:"ZAKI_HTTP_LISTEN" default:"127.0.0.1:7401" help:"Address of /healthz, /readyz and /metrics for every role (default: ${default})."`
+	StandinListen  string `name:"standin-listen" env:"ZAKI_STANDIN_LISTEN" default:"127.0.0.1:7490" help:"Address of the local Telegram stand-in (default: ${default})."`
 	NoPlay         bool   `name:"no-play" env:"ZAKI_NO_PLAY" help:"Do not play the sample conversation (default: play it when the stand-in runs)."`
 }
 
@@ -31,7 +32,7 @@ func (d *devCmd) Run(ctx context.Context, g *Globals) error {
 	c, err := devcluster.Start(ctx, devcluster.Options{
 		DataDir: d.DataDir, Profile: d.Profile, WebhookListen: d.Listen, GRPCListen: d.GRPCListen,
 		FrontPort: d.FrontPort, BotToken: d.BotToken, TelegramAPIURL: d.TelegramAPIURL,
-		PublicURL: d.PublicURL, WebhookSecret: d.WebhookSecret, OpsListen: d.HTTPListen, Logger: log,
+		PublicURL: d.PublicURL, WebhookSecret: d.WebhookSecret, OpsListen: d.HTTPListen, StandinListen: d.StandinListen, Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
@@ -64,6 +65,8 @@ func (d *devCmd) play(ctx context.Context, c *devcluster.Cluster) {
 		fmt.Fprintf(os.Stderr, "zaki dev: playing the samples: %v\n", err)
 	}
 	say("%d of %d sample updates accepted; replies follow as each person's container answers", ok, len(codes))
+	say("(the echo assistant answers text messages only: edits, buttons, reactions, photos and the block are")
+	say(" delivered to their person's container without a reply; the forum nobody added the bot to is unroutable)")
 }
 
 // printReplies prints each message a container sends through the Bot API front.

@@ -11,7 +11,7 @@ import (
 
 type routerCmd struct {
 	Listen         string        `name:"listen" env:"ZAKI_LISTEN" default:"127.0.0.1:8443" help:"Address of the Telegram webhook, POST /telegram/webhook (default: ${default})."`
-	FrontListen    string        `name:"front-listen" env:"ZAKI_FRONT_LISTEN" default:"127.0.0.1:7480" help:"Address of the Bot API front that containers call (default: ${default})."`
+	FrontListen    string        `name:"front-listen" env:"ZAKI_FRONT_LISTEN" default:"127.0.0.1:7480" help:"Address of the Bot API front that containers call; it must be reachable from them: Docker's bridge address (172.17.0.1:7480) when the agent runs on this host, a private address otherwise (default: ${default})."`
 	HTTPListen     string        `name:"http-listen" env:"ZAKI_HTTP_LISTEN" default:"127.0.0.1:7403" help:"Address of /healthz, /readyz and /metrics (default: ${default})."`
 	ControlPlane   string        `name:"controlplane" env:"ZAKI_CONTROLPLANE" default:"127.0.0.1:7400" help:"gRPC address of the control plane (default: ${default})."`
 	BotToken       string        `name:"bot-token" env:"ZAKI_BOT_TOKEN" required:"" help:"The bot's token from @BotFather; only the router holds it. Prefer the environment variable."`

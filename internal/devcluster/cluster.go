@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/docker/docker/client"
@@ -39,8 +41,10 @@ type Cluster struct {
 	WebhookURL string
 
 	registry *prometheus.Registry // every role's metrics, served on OpsListen
+	mu       sync.Mutex           // guards Agent, which the ops server reads while Start runs
 	docker   *client.Client
-	tempDir  string // removed at Wait, with the node's Docker objects
+	tempDir  string // removed at Wait
+	ownsNode bool   // this run cleared the node, so it removes its Docker objects at Wait
 	agentErr chan error
 }
 
@@ -51,6 +55,10 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	c := &Cluster{Options: o, agentErr: make(chan error, 1), registry: obs.NewRegistry()}
 	if err := c.start(ctx); err != nil {
 		c.cleanup()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			err = fmt.Errorf("%w\n(is another zaki dev running? stop it, or move this one with "+
+				"--listen, --grpc-listen, --http-listen, --front-port and --standin-listen)", err)
+		}
 		return nil, err
 	}
 	return c, nil
@@ -64,9 +72,6 @@ func (c *Cluster) start(ctx context.Context) error {
 	if c.docker, err = dockerhost.Client(ctx); err != nil {
 		return err
 	}
-	if err := c.prepareState(ctx); err != nil {
-		return err
-	}
 	if c.Profile != "openclaw" {
 		// OpenClaw's image is pulled by Docker on a real host; locally built
 		// profiles cannot be pulled, so say how to build them.
@@ -74,6 +79,11 @@ func (c *Cluster) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := c.prepareState(); err != nil {
+		return err
+	}
+	// Every listener is bound before the node's Docker objects are touched,
+	// so a second zaki dev fails on a busy port and leaves the first alone.
 	if err := c.startTelegram(); err != nil {
 		return err
 	}
@@ -83,21 +93,29 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.startRouter(ctx); err != nil {
 		return err
 	}
-	if err := c.startAgent(ctx); err != nil {
+	if _, err := obs.ServeOps(ctx, c.Logger, c.OpsListen, c.registry, c.Ready); err != nil {
 		return err
 	}
-	_, err = obs.ServeOps(ctx, c.Logger, c.OpsListen, c.registry, c.Ready)
-	return err
+	if err := c.claimNode(ctx); err != nil {
+		return err
+	}
+	return c.startAgent(ctx)
 }
 
 // Ready is nil when every part is ready.
 func (c *Cluster) Ready() error {
-	return errors.Join(c.ControlPlane.Ready(), c.Router.Ready(), c.Agent.Ready())
+	c.mu.Lock()
+	a := c.Agent
+	c.mu.Unlock()
+	if a == nil {
+		return errors.New("agent not started yet")
+	}
+	return errors.Join(c.ControlPlane.Ready(), c.Router.Ready(), a.Ready())
 }
 
-// prepareState picks the data directory; a temporary one starts from nothing,
-// including the node's containers and volumes left by an earlier run.
-func (c *Cluster) prepareState(ctx context.Context) error {
+// prepareState picks the data directory: the one given, or a fresh
+// temporary one that is removed at exit.
+func (c *Cluster) prepareState() error {
 	if c.DataDir != "" {
 		return nil
 	}
@@ -106,7 +124,23 @@ func (c *Cluster) prepareState(ctx context.Context) error {
 		return fmt.Errorf("temporary data directory: %w", err)
 	}
 	c.tempDir, c.DataDir = dir, dir
-	return dockerhost.RemoveNodeObjects(ctx, c.docker, c.NodeID)
+	return nil
+}
+
+// claimNode starts a temporary state from nothing: it removes the node's
+// containers and volumes that an earlier dev run left (one killed before it
+// could clean up, or one with --data-dir), and says so.
+func (c *Cluster) claimNode(ctx context.Context) error {
+	if c.tempDir == "" {
+		return nil
+	}
+	c.ownsNode = true
+	n, err := dockerhost.RemoveNodeObjects(ctx, c.docker, c.NodeID)
+	if n.Containers+n.Volumes > 0 {
+		c.Logger.Info("removed what an earlier zaki dev left on this node (keep state with --data-dir)",
+			"node", c.NodeID, "containers", n.Containers, "volumes", n.Volumes)
+	}
+	return err
 }
 
 func (c *Cluster) startTelegram() error {
@@ -183,7 +217,9 @@ func (c *Cluster) startAgent(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
+	c.mu.Lock()
 	c.Agent = a
+	c.mu.Unlock()
 	go func() { c.agentErr <- a.Run(ctx) }()
 	return waitFor(ctx, 30*time.Second, a.Ready)
 }
@@ -199,17 +235,18 @@ func (c *Cluster) cleanup() {
 	if c.Standin != nil {
 		_ = c.Standin.Close()
 	}
-	if c.tempDir == "" {
+	if c.tempDir != "" {
+		defer os.RemoveAll(c.tempDir)
+	}
+	if !c.ownsNode {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	c.Logger.Info("removing the dev node's containers, networks and volumes", "node", c.NodeID)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if c.docker != nil {
-		if err := dockerhost.RemoveNodeObjects(ctx, c.docker, c.NodeID); err != nil {
-			c.Logger.Warn("dev cleanup", "error", err)
-		}
+	if _, err := dockerhost.RemoveNodeObjects(ctx, c.docker, c.NodeID); err != nil {
+		c.Logger.Warn("dev cleanup", "error", err)
 	}
-	_ = os.RemoveAll(c.tempDir)
 }
 
 // waitFor polls ready until it returns nil or the timeout passes.

@@ -70,29 +70,39 @@ func BridgeHostIP(ctx context.Context, cli *client.Client) (string, error) {
 	return "", errors.New("find Docker's bridge address: no docker0 interface and no gateway on the bridge network")
 }
 
+// Removed counts what RemoveNodeObjects removed.
+type Removed struct{ Containers, Networks, Volumes int }
+
 // RemoveNodeObjects removes every container, network and volume the agent of
-// node made. Only a dev cluster with a temporary state does this: a real
-// agent never deletes a tenant's volume.
-func RemoveNodeObjects(ctx context.Context, cli *client.Client, node string) error {
+// node made. Only a dev cluster with a temporary state, and tests, do this: a
+// real agent never deletes a tenant's volume.
+func RemoveNodeObjects(ctx context.Context, cli *client.Client, node string) (Removed, error) {
 	f := filters.NewArgs(filters.Arg("label", agent.LabelManagedBy+"=zaki"), filters.Arg("label", agent.LabelNode+"="+node))
+	var n Removed
 	var errs []error
+	count := func(counter *int, err error) {
+		if err == nil {
+			*counter++
+		}
+		errs = append(errs, err)
+	}
 	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	errs = append(errs, err)
 	for _, c := range cs {
-		errs = append(errs, cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}))
+		count(&n.Containers, cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}))
 	}
 	ns, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
 	errs = append(errs, err)
-	for _, n := range ns {
-		errs = append(errs, cli.NetworkRemove(ctx, n.ID))
+	for _, nw := range ns {
+		count(&n.Networks, cli.NetworkRemove(ctx, nw.ID))
 	}
 	vs, err := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
 	errs = append(errs, err)
 	for _, v := range vs.Volumes {
-		errs = append(errs, cli.VolumeRemove(ctx, v.Name, true))
+		count(&n.Volumes, cli.VolumeRemove(ctx, v.Name, true))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("remove node %s's containers, networks and volumes: %w", node, err)
+		return n, fmt.Errorf("remove node %s's containers, networks and volumes: %w", node, err)
 	}
-	return nil
+	return n, nil
 }
