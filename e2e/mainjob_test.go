@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
 )
 
 // expectation is what the test sent: every update id per tenant, and every
@@ -321,9 +324,26 @@ func (c *cluster) checkNoSecretsLogged(t *testing.T) {
 	if len(all) == 0 {
 		t.Fatal("no log lines captured")
 	}
+	for tenant, list := range c.containers() {
+		all += c.containerLogs(t, tenant, list[0].ID)
+	}
 	for what, s := range secrets {
 		if s != "" && strings.Contains(all, s) {
 			t.Errorf("the %s appears in a log line", what)
 		}
 	}
+}
+
+// containerLogs is everything a tenant's container wrote to stdout and stderr.
+func (c *cluster) containerLogs(t *testing.T, tenant, id string) string {
+	rc, err := c.docker.ContainerLogs(t.Context(), id, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		t.Fatalf("logs of tenant %s: %v", tenant, err)
+	}
+	defer rc.Close()
+	var out strings.Builder
+	if _, err := stdcopy.StdCopy(&out, &out, rc); err != nil {
+		t.Fatalf("logs of tenant %s: %v", tenant, err)
+	}
+	return out.String()
 }
