@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -19,7 +20,7 @@ type Config struct {
 	FrontListen    string        // Bot API front for containers, default "127.0.0.1:7480"
 	ControlPlane   string        // TenantService gRPC address, default "127.0.0.1:7400"
 	BotToken       string        // the real token "<id>:<secret>"; only the router holds it
-	WebhookSecret  string        // checked on every webhook POST
+	WebhookSecret  string        // checked on every webhook POST; 1-256 of A-Z a-z 0-9 _ -
 	TelegramAPIURL string        // default "https://api.telegram.org"
 	PublicURL      string        // if set, setWebhook(PublicURL+"/telegram/webhook") at start
 	ForwardTimeout time.Duration // one forward to a container, default 10s
@@ -42,6 +43,28 @@ type Config struct {
 const WebhookPath = "/telegram/webhook"
 
 var errNoToken = errors.New("router: bot token is required")
+
+// maxWebhookSecret is the longest secret_token setWebhook accepts.
+const maxWebhookSecret = 256
+
+// checkWebhookSecret applies Telegram's rule for setWebhook's secret_token:
+// 1-256 characters, each of A-Z, a-z, 0-9, _ and -. A secret Telegram would
+// refuse could never match a webhook POST. Its errors never carry the secret.
+func checkWebhookSecret(s string) error {
+	const rule = "1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule for secret_token)"
+	switch {
+	case s == "":
+		return errors.New("router: webhook secret is required: " + rule)
+	case len(s) > maxWebhookSecret:
+		return fmt.Errorf("router: webhook secret is %d bytes long, want %s", len(s), rule)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return fmt.Errorf("router: webhook secret has a character not allowed at byte %d, want %s", i+1, rule)
+		}
+	}
+	return nil
+}
 
 func (c Config) withDefaults() Config {
 	def := func(s *string, v string) {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/hashicorp/go-hclog"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 )
@@ -32,6 +33,7 @@ func (d *delivery) startDrainLocked(tenantID string, q *tenantQueue) {
 func (d *delivery) drain(tenantID string, q *tenantQueue) {
 	defer d.wg.Done()
 	b := newBackoff(d.retryMin)
+	var st stall
 	for d.ctx.Err() == nil {
 		changed := d.cache.Changed()
 		route := d.cache.tenant(tenantID)
@@ -39,12 +41,15 @@ func (d *delivery) drain(tenantID string, q *tenantQueue) {
 			d.waitChange(changed, drainRecheck)
 			continue
 		}
-		done, err := d.drainOnce(route, q)
+		done, parked, err := d.drainOnce(route, q)
+		if d.ctx.Err() != nil {
+			return // stopping: the failure says nothing about the tenant
+		}
+		st.note(d.log, tenantID, parked, err)
 		if done {
 			return
 		}
 		if err != nil {
-			d.log.Debug("drain stalled", "tenant", tenantID, "error", err)
 			d.waitChange(changed, b.NextBackOff())
 			continue
 		}
@@ -52,27 +57,58 @@ func (d *delivery) drain(tenantID string, q *tenantQueue) {
 	}
 }
 
-// drainOnce delivers one batch; done means the backlog is empty and cleared.
-func (d *delivery) drainOnce(route *zakiv1.Route, q *tenantQueue) (done bool, err error) {
+// stall tracks whether one drainer is failing, so an operator hears once
+// when a tenant's drain starts failing (Warn) and once when it recovers
+// (Info), while each retry in between stays at Debug.
+type stall struct {
+	stalled bool
+	retries int // failed tries since the stall began
+}
+
+// note records the outcome of one drain pass. parked is how many updates
+// the pass found parked (at most drainBatch), -1 when it could not look.
+func (s *stall) note(log hclog.Logger, tenantID string, parked int, err error) {
+	switch {
+	case err != nil && !s.stalled:
+		s.stalled, s.retries = true, 1
+		args := []any{"tenant", tenantID, "error", err}
+		if parked >= 0 {
+			args = append(args, "parked", parked)
+		}
+		log.Warn("drain stalled, retrying with backoff", args...)
+	case err != nil:
+		s.retries++
+		log.Debug("drain still stalled", "tenant", tenantID, "retries", s.retries, "error", err)
+	case s.stalled:
+		log.Info("drain recovered", "tenant", tenantID, "retries", s.retries)
+		s.stalled, s.retries = false, 0
+	}
+}
+
+// drainOnce delivers one batch; done means the backlog is empty and
+// cleared. parked is the size of the batch it found, -1 if listing failed.
+func (d *delivery) drainOnce(route *zakiv1.Route, q *tenantQueue) (done bool, parked int, err error) {
 	id := route.GetTenantId()
 	list, err := d.tenants.ListParked(d.ctx, &zakiv1.ListParkedRequest{TenantId: id, Limit: drainBatch})
 	if err != nil {
-		return false, err
+		return false, -1, err
 	}
-	if len(list.GetUpdates()) == 0 {
-		return d.finish(id, q)
+	parked = len(list.GetUpdates())
+	if parked == 0 {
+		done, err = d.finish(id, q)
+		return done, parked, err
 	}
 	for _, u := range list.GetUpdates() {
 		if err := d.forward(d.ctx, route, u.GetBody()); err != nil {
-			return false, err
+			return false, parked, err
 		}
 		d.m.forwarded.Inc()
 		ack := &zakiv1.AckParkedRequest{TenantId: id, UpdateIds: []int64{u.GetUpdateId()}}
 		if _, err := d.tenants.AckParked(d.ctx, ack); err != nil {
-			return false, err
+			return false, parked, err
 		}
 	}
-	return false, nil
+	return false, parked, nil
 }
 
 // finish clears the backlog if nothing was parked since the last look.

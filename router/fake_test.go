@@ -36,6 +36,16 @@ type fakeCP struct {
 	ensures    int
 	// newRoute fills a route EnsureTenant creates; nil leaves it PENDING.
 	newRoute func(r *zakiv1.Route)
+	// ensureErr and bindErr, when set, are what EnsureTenant and BindChat
+	// answer instead of doing anything.
+	ensureErr, bindErr error
+}
+
+// failWith makes EnsureTenant and BindChat answer ensure and bind.
+func (f *fakeCP) failWith(ensure, bind error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ensureErr, f.bindErr = ensure, bind
 }
 
 func startFakeCP(t *testing.T, progress time.Duration) *fakeCP {
@@ -139,6 +149,9 @@ func (f *fakeCP) EnsureTenant(_ context.Context, req *zakiv1.EnsureTenantRequest
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ensures++
+	if f.ensureErr != nil {
+		return nil, f.ensureErr
+	}
 	if r := f.tenantOfLocked(req.ChatId); r != nil {
 		return &zakiv1.EnsureTenantResponse{Route: cloneRoute(r)}, nil
 	}
@@ -161,6 +174,9 @@ func (f *fakeCP) EnsureTenant(_ context.Context, req *zakiv1.EnsureTenantRequest
 func (f *fakeCP) BindChat(_ context.Context, req *zakiv1.BindChatRequest) (*zakiv1.BindChatResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.bindErr != nil {
+		return nil, f.bindErr
+	}
 	r := f.routes[req.TenantId]
 	if r == nil {
 		return nil, status.Error(codes.NotFound, "no tenant")

@@ -17,8 +17,10 @@ import (
 
 // front is the Bot API as containers see it: /bot<pseudo token>/<method> and
 // /file/bot<pseudo token>/<path>. A pseudo token is "<bot id>:<tenant's
-// bot_api_secret>"; the front swaps it for the real token, keeps the tenant to
-// its own chats, and swallows the calls that would steal the bot's webhook.
+// bot_api_secret>"; the front swaps it for the real token, swallows the calls
+// that would steal the bot's webhook, and refuses what the tenant may not do
+// (frontpolicy.go): change the shared bot, or reach outside its own chats
+// and person.
 //
 // TODO(#4): record poll ids the tenant sends, and honour Telegram's rate
 // limits by waiting out retry_after.
@@ -34,13 +36,18 @@ type front struct {
 }
 
 // swallowed answers these methods itself: a container must never move the
-// bot's webhook or pull its updates.
+// bot's webhook or pull its updates. Bot frameworks (OpenClaw's among them)
+// also set the bot's command list on every boot; that list is the whole
+// bot's, the operator's to set, so the call is answered as done without
+// reaching Telegram rather than refused, which would fail the boot.
 var swallowed = map[string]string{
-	"setwebhook":    `{"ok":true,"result":true}`,
-	"deletewebhook": `{"ok":true,"result":true}`,
-	"logout":        `{"ok":true,"result":true}`,
-	"close":         `{"ok":true,"result":true}`,
-	"getupdates":    `{"ok":true,"result":[]}`,
+	"setmycommands":    `{"ok":true,"result":true}`,
+	"deletemycommands": `{"ok":true,"result":true}`,
+	"setwebhook":       `{"ok":true,"result":true}`,
+	"deletewebhook":    `{"ok":true,"result":true}`,
+	"logout":           `{"ok":true,"result":true}`,
+	"close":            `{"ok":true,"result":true}`,
+	"getupdates":       `{"ok":true,"result":[]}`,
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -66,6 +73,12 @@ func (f *front) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		f.proxy(w, req, "file", "/file/bot"+f.token+"/"+tail, nil)
 		return
 	}
+	f.callMethod(w, req, route, tail)
+}
+
+// callMethod checks one Bot API call of the tenant of route against the
+// front's policy and passes it upstream if allowed.
+func (f *front) callMethod(w http.ResponseWriter, req *http.Request, route *zakiv1.Route, tail string) {
 	method := methodLabel(tail)
 	if method == "other" {
 		// Only a bare method name passes: a path like "x/../setWebhook"
@@ -78,6 +91,10 @@ func (f *front) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusOK, answer)
 		return
 	}
+	if why := methodRefusal(method); why != "" {
+		f.refuse(w, route, method, why)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, f.maxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -88,9 +105,13 @@ func (f *front) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		f.fail(w, method, http.StatusBadRequest, "Bad Request: unreadable body")
 		return
 	}
-	if msg := f.checkChats(req, body, route); msg != "" {
-		f.log.Debug("bot api call refused", "tenant", route.GetTenantId(), "method", method)
-		f.fail(w, method, http.StatusForbidden, msg)
+	p, err := requestParams(req, body)
+	if err != nil {
+		f.refuse(w, route, method, err.Error())
+		return
+	}
+	if why := paramsRefusal(method, p, route); why != "" {
+		f.refuse(w, route, method, why)
 		return
 	}
 	f.proxy(w, req, method, "/bot"+f.token+"/"+tail, body)
@@ -105,32 +126,10 @@ func (f *front) authenticate(token string) *zakiv1.Route {
 	return f.cache.secret(sec)
 }
 
-// checkChats returns why the call is refused, or "" when every chat it
-// names is the tenant's own.
-func (f *front) checkChats(req *http.Request, body []byte, route *zakiv1.Route) string {
-	chats, err := requestChats(req, body)
-	if err != nil {
-		return "Forbidden: " + err.Error()
-	}
-	for _, c := range chats {
-		if !ownsChat(route, c) {
-			return "Forbidden: chat is not this assistant's"
-		}
-	}
-	return ""
-}
-
-func ownsChat(route *zakiv1.Route, chat string) bool {
-	id, err := strconv.ParseInt(strings.TrimSpace(chat), 10, 64)
-	if err != nil {
-		return false // an @username cannot be checked against bound ids
-	}
-	for _, c := range route.GetChatIds() {
-		if c == id {
-			return true
-		}
-	}
-	return false
+// refuse answers 403 in Telegram's shape, saying why.
+func (f *front) refuse(w http.ResponseWriter, route *zakiv1.Route, method, why string) {
+	f.log.Debug("bot api call refused", "tenant", route.GetTenantId(), "method", method, "reason", why)
+	f.fail(w, method, http.StatusForbidden, "Forbidden: "+why)
 }
 
 // proxy sends the call upstream with the real token and streams the answer

@@ -47,8 +47,8 @@ func Start(ctx context.Context, cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.WebhookSecret == "" {
-		return nil, errors.New("router: webhook secret is required")
+	if err := checkWebhookSecret(cfg.WebhookSecret); err != nil {
+		return nil, err
 	}
 	r := &Router{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
 	if err := r.listen(); err != nil {

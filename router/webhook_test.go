@@ -25,6 +25,7 @@ func privateUpdate(updateID, user int64, text string) string {
 func userTenant(h *harness, rec *recorder, user int64) *zakiv1.Route {
 	id := strconv.FormatInt(user, 10)
 	r := tenantRoute(id, zakiv1.TenantKind_TENANT_KIND_USER, user)
+	r.OwnerUserId = user
 	if rec != nil {
 		rec.place(r)
 	}

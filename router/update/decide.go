@@ -83,3 +83,22 @@ func message(v view) Decision {
 	}
 	return chatTenant(*v.chat)
 }
+
+// checkIDs turns a delivery whose ids break Telegram's rules into an
+// Unroutable one: a person's chat and user ids are positive, group, supergroup
+// and channel ids negative. The control plane refuses such ids
+// (InvalidArgument) on every try, and Telegram would resend the update
+// forever.
+func checkIDs(d Decision) Decision {
+	if d.Action != Deliver {
+		return d
+	}
+	switch {
+	case !d.Group && d.Chat <= 0,
+		d.Group && d.Chat >= 0,
+		d.Owner < 0,
+		d.Bind > 0:
+		return unroutable(ReasonInvalid)
+	}
+	return d
+}

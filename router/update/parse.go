@@ -31,6 +31,10 @@ const (
 	ReasonBusiness    = "business"    // business messages: TODO(#4) route to the connection's owner
 	ReasonPoll        = "poll"        // polls: TODO(#4) route to the tenant that sent the poll
 	ReasonUndecodable = "undecodable" // the typed value did not decode even loosely
+	// ReasonInvalid: an id Telegram never sends (a private chat or user id
+	// not above zero, a group id not below it, a negative update_id). The
+	// control plane would refuse it on every retry, so it is dropped here.
+	ReasonInvalid = "invalid"
 )
 
 // Decision is where one update goes. The zero value is an Unknown update.
@@ -91,6 +95,9 @@ func Parse(body []byte) (Decision, error) {
 			continue
 		}
 		d := route(typ, raw)
+		if id < 0 {
+			d = unroutable(ReasonInvalid)
+		}
 		d.UpdateID, d.Type = id, typ
 		return d, nil
 	}
@@ -138,7 +145,7 @@ func route(typ string, raw json.RawMessage) Decision {
 			return unroutable(ReasonUndecodable)
 		}
 	}
-	return decide(typ, v)
+	return checkIDs(decide(typ, v))
 }
 
 func unroutable(reason string) Decision {

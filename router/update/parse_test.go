@@ -170,3 +170,42 @@ func resolve(bound map[int64]string, d Decision) string {
 	}
 	return tenant
 }
+
+// TestParseInvalidIDsAreUnroutable: ids Telegram never sends would be
+// refused by the control plane on every retry, so the parser drops them.
+func TestParseInvalidIDsAreUnroutable(t *testing.T) {
+	invalid := Decision{Action: Unroutable, Reason: ReasonInvalid}
+	tests := []struct {
+		name, typ, value string
+	}{
+		{"private chat with negative id", "message", `{"message_id":1,"date":1,"chat":{"id":-77,"type":"private"},"text":"x"}`},
+		{"group with positive id", "message", `{"message_id":1,"date":1,"chat":{"id":77,"type":"supergroup"},"text":"x"}`},
+		{"channel with positive id", "channel_post", `{"message_id":1,"date":1,"chat":{"id":77,"type":"channel"}}`},
+		{"negative user", "inline_query", `{"id":"q","from":{"id":-5,"is_bot":false,"first_name":"A"},"query":"x","offset":""}`},
+		{"callback on a negative private chat", "callback_query", `{"id":"c","from":` + usr + `,"chat_instance":"1","message":{"message_id":1,"date":0,"chat":{"id":-9,"type":"private"}}}`},
+		{"group added by a negative user", "my_chat_member", `{"chat":` + grp + `,"from":{"id":-5,"is_bot":false,"first_name":"A"},"date":1,"old_chat_member":` + member("left") + `,"new_chat_member":` + member("member") + `}`},
+		{"migrated to a positive id", "message", `{"message_id":1,"date":1,"chat":{"id":-4000000001,"type":"group"},"migrate_to_chat_id":77}`},
+		{"migrated from a positive id", "message", msgIn + grp + `,"migrate_from_chat_id":77}`},
+		{"loose view, negative private chat", "message", `{"message_id":1,"date":1,"chat":{"id":-77,"type":"private"},"entities":"not a list"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Parse([]byte(body(tt.typ, tt.value)))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			want := invalid
+			want.UpdateID, want.Type = upd, tt.typ
+			if got != want {
+				t.Errorf("got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+	t.Run("negative update_id", func(t *testing.T) {
+		got, err := Parse([]byte(`{"update_id":-3,"message":` + msgIn + priv + `}}`))
+		want := Decision{UpdateID: -3, Type: "message", Action: Unroutable, Reason: ReasonInvalid}
+		if err != nil || got != want {
+			t.Errorf("got %+v, %v\nwant %+v", got, err, want)
+		}
+	})
+}
