@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -35,13 +34,11 @@ func (c *Controller) upsertNode(ctx context.Context, n *zakiv1.Node) (*zakiv1.No
 			}
 			next.State = nextNodeState(old.State)
 		}
-		txn, err := c.cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
-			Then(putProto(key, next)).Commit()
+		ok, err := c.putIfUnchanged(ctx, key, modRev, next)
 		if err != nil {
 			return nil, fmt.Errorf("write node %s: %w", n.Id, err)
 		}
-		if txn.Succeeded {
+		if ok {
 			return next, nil
 		}
 	}

@@ -116,13 +116,11 @@ func (c *Controller) applyStatus(ctx context.Context, nodeID string, st *zakiv1.
 			return true, nil
 		}
 		p.State, p.Reason, p.UpdatedAt = st.State, st.Reason, timestamppb.New(c.now())
-		txn, err := c.cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(key), "=", resp.Kvs[0].ModRevision)).
-			Then(putProto(key, p)).Commit()
+		ok, err := c.putIfUnchanged(ctx, key, resp.Kvs[0].ModRevision, p)
 		if err != nil {
 			return false, fmt.Errorf("write status of tenant %s: %w", st.TenantId, err)
 		}
-		if txn.Succeeded {
+		if ok {
 			return true, nil
 		}
 	}

@@ -189,6 +189,19 @@ func present(key string) clientv3.Cmp {
 
 // putProto is a put of a marshalled message. Marshalling a gen message with
 // no unknown types cannot fail, so an error here is a programming error.
+// putIfUnchanged writes m at key only if key's mod revision is still modRev
+// (0: the key must not exist); false means another write came first and the
+// caller should read again.
+func (c *Controller) putIfUnchanged(ctx context.Context, key string, modRev int64, m proto.Message) (bool, error) {
+	txn, err := c.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
+		Then(putProto(key, m)).Commit()
+	if err != nil {
+		return false, err
+	}
+	return txn.Succeeded, nil
+}
+
 func putProto(key string, m proto.Message) clientv3.Op {
 	b, err := proto.Marshal(m)
 	if err != nil {
