@@ -9,6 +9,7 @@ package zakiv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -21,6 +22,66 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// Role is what a certificate holder may do.
+type Role int32
+
+const (
+	Role_ROLE_UNSPECIFIED Role = 0
+	// An agent: the session, joined as one node.
+	Role_ROLE_AGENT Role = 1
+	// A router: tenants, routes, parked updates.
+	Role_ROLE_ROUTER Role = 2
+	// An operator: the admin API (zaki ctl).
+	Role_ROLE_ADMIN Role = 3
+	// A control-plane replica.
+	Role_ROLE_CONTROLPLANE Role = 4
+)
+
+// Enum value maps for Role.
+var (
+	Role_name = map[int32]string{
+		0: "ROLE_UNSPECIFIED",
+		1: "ROLE_AGENT",
+		2: "ROLE_ROUTER",
+		3: "ROLE_ADMIN",
+		4: "ROLE_CONTROLPLANE",
+	}
+	Role_value = map[string]int32{
+		"ROLE_UNSPECIFIED":  0,
+		"ROLE_AGENT":        1,
+		"ROLE_ROUTER":       2,
+		"ROLE_ADMIN":        3,
+		"ROLE_CONTROLPLANE": 4,
+	}
+)
+
+func (x Role) Enum() *Role {
+	p := new(Role)
+	*p = x
+	return p
+}
+
+func (x Role) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Role) Descriptor() protoreflect.EnumDescriptor {
+	return file_zaki_v1_admin_proto_enumTypes[0].Descriptor()
+}
+
+func (Role) Type() protoreflect.EnumType {
+	return &file_zaki_v1_admin_proto_enumTypes[0]
+}
+
+func (x Role) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Role.Descriptor instead.
+func (Role) EnumDescriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{0}
+}
 
 type ListNodesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -344,11 +405,563 @@ func (x *ListTenantsResponse) GetTenants() []*TenantStatus {
 	return nil
 }
 
+type CreateJoinTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Role  Role                   `protobuf:"varint,1,opt,name=role,proto3,enum=zaki.v1.Role" json:"role,omitempty"`
+	// How long the token may be used; 0 means the server's default (24h).
+	Ttl           *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	Description   string               `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateJoinTokenRequest) Reset() {
+	*x = CreateJoinTokenRequest{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateJoinTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateJoinTokenRequest) ProtoMessage() {}
+
+func (x *CreateJoinTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateJoinTokenRequest.ProtoReflect.Descriptor instead.
+func (*CreateJoinTokenRequest) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CreateJoinTokenRequest) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *CreateJoinTokenRequest) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+func (x *CreateJoinTokenRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+type CreateJoinTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The whole token, shown once: "ZKT1.<CA hash>.<id>.<secret>".
+	Token         string         `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Info          *JoinTokenInfo `protobuf:"bytes,2,opt,name=info,proto3" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateJoinTokenResponse) Reset() {
+	*x = CreateJoinTokenResponse{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateJoinTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateJoinTokenResponse) ProtoMessage() {}
+
+func (x *CreateJoinTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateJoinTokenResponse.ProtoReflect.Descriptor instead.
+func (*CreateJoinTokenResponse) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CreateJoinTokenResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *CreateJoinTokenResponse) GetInfo() *JoinTokenInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+// JoinTokenInfo describes a token without its secret.
+type JoinTokenInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Role          Role                   `protobuf:"varint,2,opt,name=role,proto3,enum=zaki.v1.Role" json:"role,omitempty"`
+	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	Revoked       bool                   `protobuf:"varint,6,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	Uses          uint32                 `protobuf:"varint,7,opt,name=uses,proto3" json:"uses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinTokenInfo) Reset() {
+	*x = JoinTokenInfo{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinTokenInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinTokenInfo) ProtoMessage() {}
+
+func (x *JoinTokenInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinTokenInfo.ProtoReflect.Descriptor instead.
+func (*JoinTokenInfo) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *JoinTokenInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *JoinTokenInfo) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *JoinTokenInfo) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *JoinTokenInfo) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *JoinTokenInfo) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *JoinTokenInfo) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
+func (x *JoinTokenInfo) GetUses() uint32 {
+	if x != nil {
+		return x.Uses
+	}
+	return 0
+}
+
+type ListJoinTokensRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJoinTokensRequest) Reset() {
+	*x = ListJoinTokensRequest{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJoinTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJoinTokensRequest) ProtoMessage() {}
+
+func (x *ListJoinTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJoinTokensRequest.ProtoReflect.Descriptor instead.
+func (*ListJoinTokensRequest) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+type ListJoinTokensResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        []*JoinTokenInfo       `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJoinTokensResponse) Reset() {
+	*x = ListJoinTokensResponse{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJoinTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJoinTokensResponse) ProtoMessage() {}
+
+func (x *ListJoinTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJoinTokensResponse.ProtoReflect.Descriptor instead.
+func (*ListJoinTokensResponse) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListJoinTokensResponse) GetTokens() []*JoinTokenInfo {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type RevokeJoinTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeJoinTokenRequest) Reset() {
+	*x = RevokeJoinTokenRequest{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeJoinTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeJoinTokenRequest) ProtoMessage() {}
+
+func (x *RevokeJoinTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeJoinTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeJoinTokenRequest) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RevokeJoinTokenRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RevokeJoinTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeJoinTokenResponse) Reset() {
+	*x = RevokeJoinTokenResponse{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeJoinTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeJoinTokenResponse) ProtoMessage() {}
+
+func (x *RevokeJoinTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeJoinTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeJoinTokenResponse) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{12}
+}
+
+type SetNodeStateRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// NODE_STATE_CORDONED or NODE_STATE_ACTIVE.
+	State         NodeState `protobuf:"varint,2,opt,name=state,proto3,enum=zaki.v1.NodeState" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeStateRequest) Reset() {
+	*x = SetNodeStateRequest{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeStateRequest) ProtoMessage() {}
+
+func (x *SetNodeStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeStateRequest.ProtoReflect.Descriptor instead.
+func (*SetNodeStateRequest) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SetNodeStateRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *SetNodeStateRequest) GetState() NodeState {
+	if x != nil {
+		return x.State
+	}
+	return NodeState_NODE_STATE_UNSPECIFIED
+}
+
+type SetNodeStateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeStateResponse) Reset() {
+	*x = SetNodeStateResponse{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeStateResponse) ProtoMessage() {}
+
+func (x *SetNodeStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeStateResponse.ProtoReflect.Descriptor instead.
+func (*SetNodeStateResponse) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SetNodeStateResponse) GetNode() *Node {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+type RemoveNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Force         bool                   `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeRequest) Reset() {
+	*x = RemoveNodeRequest{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeRequest) ProtoMessage() {}
+
+func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RemoveNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *RemoveNodeRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
+type RemoveNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeResponse) Reset() {
+	*x = RemoveNodeResponse{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeResponse) ProtoMessage() {}
+
+func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
+func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{16}
+}
+
 var File_zaki_v1_admin_proto protoreflect.FileDescriptor
 
 const file_zaki_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x13zaki/v1/admin.proto\x12\azaki.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13zaki/v1/types.proto\"\x12\n" +
+	"\x13zaki/v1/admin.proto\x12\azaki.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13zaki/v1/types.proto\"\x12\n" +
 	"\x10ListNodesRequest\"\xde\x01\n" +
 	"\n" +
 	"NodeStatus\x12!\n" +
@@ -368,10 +981,56 @@ const file_zaki_v1_admin_proto_rawDesc = "" +
 	"\x1awebhook_secret_fingerprint\x18\x05 \x01(\tR\x18webhookSecretFingerprint\x12;\n" +
 	"\x1abot_api_secret_fingerprint\x18\x06 \x01(\tR\x17botApiSecretFingerprint\"F\n" +
 	"\x13ListTenantsResponse\x12/\n" +
-	"\atenants\x18\x01 \x03(\v2\x15.zaki.v1.TenantStatusR\atenants2\x9c\x01\n" +
+	"\atenants\x18\x01 \x03(\v2\x15.zaki.v1.TenantStatusR\atenants\"\x8a\x01\n" +
+	"\x16CreateJoinTokenRequest\x12!\n" +
+	"\x04role\x18\x01 \x01(\x0e2\r.zaki.v1.RoleR\x04role\x12+\n" +
+	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"[\n" +
+	"\x17CreateJoinTokenResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12*\n" +
+	"\x04info\x18\x02 \x01(\v2\x16.zaki.v1.JoinTokenInfoR\x04info\"\x88\x02\n" +
+	"\rJoinTokenInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\x04role\x18\x02 \x01(\x0e2\r.zaki.v1.RoleR\x04role\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x129\n" +
+	"\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x18\n" +
+	"\arevoked\x18\x06 \x01(\bR\arevoked\x12\x12\n" +
+	"\x04uses\x18\a \x01(\rR\x04uses\"\x17\n" +
+	"\x15ListJoinTokensRequest\"H\n" +
+	"\x16ListJoinTokensResponse\x12.\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x16.zaki.v1.JoinTokenInfoR\x06tokens\"(\n" +
+	"\x16RevokeJoinTokenRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x19\n" +
+	"\x17RevokeJoinTokenResponse\"X\n" +
+	"\x13SetNodeStateRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12(\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x12.zaki.v1.NodeStateR\x05state\"9\n" +
+	"\x14SetNodeStateResponse\x12!\n" +
+	"\x04node\x18\x01 \x01(\v2\r.zaki.v1.NodeR\x04node\"B\n" +
+	"\x11RemoveNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
+	"\x05force\x18\x02 \x01(\bR\x05force\"\x14\n" +
+	"\x12RemoveNodeResponse*d\n" +
+	"\x04Role\x12\x14\n" +
+	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
+	"\n" +
+	"ROLE_AGENT\x10\x01\x12\x0f\n" +
+	"\vROLE_ROUTER\x10\x02\x12\x0e\n" +
+	"\n" +
+	"ROLE_ADMIN\x10\x03\x12\x15\n" +
+	"\x11ROLE_CONTROLPLANE\x10\x042\xaf\x04\n" +
 	"\fAdminService\x12B\n" +
 	"\tListNodes\x12\x19.zaki.v1.ListNodesRequest\x1a\x1a.zaki.v1.ListNodesResponse\x12H\n" +
-	"\vListTenants\x12\x1b.zaki.v1.ListTenantsRequest\x1a\x1c.zaki.v1.ListTenantsResponseB2Z0github.com/zaki-platform/zaki/gen/zaki/v1;zakiv1b\x06proto3"
+	"\vListTenants\x12\x1b.zaki.v1.ListTenantsRequest\x1a\x1c.zaki.v1.ListTenantsResponse\x12T\n" +
+	"\x0fCreateJoinToken\x12\x1f.zaki.v1.CreateJoinTokenRequest\x1a .zaki.v1.CreateJoinTokenResponse\x12Q\n" +
+	"\x0eListJoinTokens\x12\x1e.zaki.v1.ListJoinTokensRequest\x1a\x1f.zaki.v1.ListJoinTokensResponse\x12T\n" +
+	"\x0fRevokeJoinToken\x12\x1f.zaki.v1.RevokeJoinTokenRequest\x1a .zaki.v1.RevokeJoinTokenResponse\x12K\n" +
+	"\fSetNodeState\x12\x1c.zaki.v1.SetNodeStateRequest\x1a\x1d.zaki.v1.SetNodeStateResponse\x12E\n" +
+	"\n" +
+	"RemoveNode\x12\x1a.zaki.v1.RemoveNodeRequest\x1a\x1b.zaki.v1.RemoveNodeResponseB2Z0github.com/zaki-platform/zaki/gen/zaki/v1;zakiv1b\x06proto3"
 
 var (
 	file_zaki_v1_admin_proto_rawDescOnce sync.Once
@@ -385,35 +1044,69 @@ func file_zaki_v1_admin_proto_rawDescGZIP() []byte {
 	return file_zaki_v1_admin_proto_rawDescData
 }
 
-var file_zaki_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_zaki_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_zaki_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_zaki_v1_admin_proto_goTypes = []any{
-	(*ListNodesRequest)(nil),      // 0: zaki.v1.ListNodesRequest
-	(*NodeStatus)(nil),            // 1: zaki.v1.NodeStatus
-	(*ListNodesResponse)(nil),     // 2: zaki.v1.ListNodesResponse
-	(*ListTenantsRequest)(nil),    // 3: zaki.v1.ListTenantsRequest
-	(*TenantStatus)(nil),          // 4: zaki.v1.TenantStatus
-	(*ListTenantsResponse)(nil),   // 5: zaki.v1.ListTenantsResponse
-	(*Node)(nil),                  // 6: zaki.v1.Node
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(*Tenant)(nil),                // 8: zaki.v1.Tenant
-	(*Placement)(nil),             // 9: zaki.v1.Placement
+	(Role)(0),                       // 0: zaki.v1.Role
+	(*ListNodesRequest)(nil),        // 1: zaki.v1.ListNodesRequest
+	(*NodeStatus)(nil),              // 2: zaki.v1.NodeStatus
+	(*ListNodesResponse)(nil),       // 3: zaki.v1.ListNodesResponse
+	(*ListTenantsRequest)(nil),      // 4: zaki.v1.ListTenantsRequest
+	(*TenantStatus)(nil),            // 5: zaki.v1.TenantStatus
+	(*ListTenantsResponse)(nil),     // 6: zaki.v1.ListTenantsResponse
+	(*CreateJoinTokenRequest)(nil),  // 7: zaki.v1.CreateJoinTokenRequest
+	(*CreateJoinTokenResponse)(nil), // 8: zaki.v1.CreateJoinTokenResponse
+	(*JoinTokenInfo)(nil),           // 9: zaki.v1.JoinTokenInfo
+	(*ListJoinTokensRequest)(nil),   // 10: zaki.v1.ListJoinTokensRequest
+	(*ListJoinTokensResponse)(nil),  // 11: zaki.v1.ListJoinTokensResponse
+	(*RevokeJoinTokenRequest)(nil),  // 12: zaki.v1.RevokeJoinTokenRequest
+	(*RevokeJoinTokenResponse)(nil), // 13: zaki.v1.RevokeJoinTokenResponse
+	(*SetNodeStateRequest)(nil),     // 14: zaki.v1.SetNodeStateRequest
+	(*SetNodeStateResponse)(nil),    // 15: zaki.v1.SetNodeStateResponse
+	(*RemoveNodeRequest)(nil),       // 16: zaki.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),      // 17: zaki.v1.RemoveNodeResponse
+	(*Node)(nil),                    // 18: zaki.v1.Node
+	(*timestamppb.Timestamp)(nil),   // 19: google.protobuf.Timestamp
+	(*Tenant)(nil),                  // 20: zaki.v1.Tenant
+	(*Placement)(nil),               // 21: zaki.v1.Placement
+	(*durationpb.Duration)(nil),     // 22: google.protobuf.Duration
+	(NodeState)(0),                  // 23: zaki.v1.NodeState
 }
 var file_zaki_v1_admin_proto_depIdxs = []int32{
-	6, // 0: zaki.v1.NodeStatus.node:type_name -> zaki.v1.Node
-	7, // 1: zaki.v1.NodeStatus.last_heartbeat:type_name -> google.protobuf.Timestamp
-	1, // 2: zaki.v1.ListNodesResponse.nodes:type_name -> zaki.v1.NodeStatus
-	8, // 3: zaki.v1.TenantStatus.tenant:type_name -> zaki.v1.Tenant
-	9, // 4: zaki.v1.TenantStatus.placement:type_name -> zaki.v1.Placement
-	4, // 5: zaki.v1.ListTenantsResponse.tenants:type_name -> zaki.v1.TenantStatus
-	0, // 6: zaki.v1.AdminService.ListNodes:input_type -> zaki.v1.ListNodesRequest
-	3, // 7: zaki.v1.AdminService.ListTenants:input_type -> zaki.v1.ListTenantsRequest
-	2, // 8: zaki.v1.AdminService.ListNodes:output_type -> zaki.v1.ListNodesResponse
-	5, // 9: zaki.v1.AdminService.ListTenants:output_type -> zaki.v1.ListTenantsResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	18, // 0: zaki.v1.NodeStatus.node:type_name -> zaki.v1.Node
+	19, // 1: zaki.v1.NodeStatus.last_heartbeat:type_name -> google.protobuf.Timestamp
+	2,  // 2: zaki.v1.ListNodesResponse.nodes:type_name -> zaki.v1.NodeStatus
+	20, // 3: zaki.v1.TenantStatus.tenant:type_name -> zaki.v1.Tenant
+	21, // 4: zaki.v1.TenantStatus.placement:type_name -> zaki.v1.Placement
+	5,  // 5: zaki.v1.ListTenantsResponse.tenants:type_name -> zaki.v1.TenantStatus
+	0,  // 6: zaki.v1.CreateJoinTokenRequest.role:type_name -> zaki.v1.Role
+	22, // 7: zaki.v1.CreateJoinTokenRequest.ttl:type_name -> google.protobuf.Duration
+	9,  // 8: zaki.v1.CreateJoinTokenResponse.info:type_name -> zaki.v1.JoinTokenInfo
+	0,  // 9: zaki.v1.JoinTokenInfo.role:type_name -> zaki.v1.Role
+	19, // 10: zaki.v1.JoinTokenInfo.created_at:type_name -> google.protobuf.Timestamp
+	19, // 11: zaki.v1.JoinTokenInfo.expires_at:type_name -> google.protobuf.Timestamp
+	9,  // 12: zaki.v1.ListJoinTokensResponse.tokens:type_name -> zaki.v1.JoinTokenInfo
+	23, // 13: zaki.v1.SetNodeStateRequest.state:type_name -> zaki.v1.NodeState
+	18, // 14: zaki.v1.SetNodeStateResponse.node:type_name -> zaki.v1.Node
+	1,  // 15: zaki.v1.AdminService.ListNodes:input_type -> zaki.v1.ListNodesRequest
+	4,  // 16: zaki.v1.AdminService.ListTenants:input_type -> zaki.v1.ListTenantsRequest
+	7,  // 17: zaki.v1.AdminService.CreateJoinToken:input_type -> zaki.v1.CreateJoinTokenRequest
+	10, // 18: zaki.v1.AdminService.ListJoinTokens:input_type -> zaki.v1.ListJoinTokensRequest
+	12, // 19: zaki.v1.AdminService.RevokeJoinToken:input_type -> zaki.v1.RevokeJoinTokenRequest
+	14, // 20: zaki.v1.AdminService.SetNodeState:input_type -> zaki.v1.SetNodeStateRequest
+	16, // 21: zaki.v1.AdminService.RemoveNode:input_type -> zaki.v1.RemoveNodeRequest
+	3,  // 22: zaki.v1.AdminService.ListNodes:output_type -> zaki.v1.ListNodesResponse
+	6,  // 23: zaki.v1.AdminService.ListTenants:output_type -> zaki.v1.ListTenantsResponse
+	8,  // 24: zaki.v1.AdminService.CreateJoinToken:output_type -> zaki.v1.CreateJoinTokenResponse
+	11, // 25: zaki.v1.AdminService.ListJoinTokens:output_type -> zaki.v1.ListJoinTokensResponse
+	13, // 26: zaki.v1.AdminService.RevokeJoinToken:output_type -> zaki.v1.RevokeJoinTokenResponse
+	15, // 27: zaki.v1.AdminService.SetNodeState:output_type -> zaki.v1.SetNodeStateResponse
+	17, // 28: zaki.v1.AdminService.RemoveNode:output_type -> zaki.v1.RemoveNodeResponse
+	22, // [22:29] is the sub-list for method output_type
+	15, // [15:22] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_zaki_v1_admin_proto_init() }
@@ -427,13 +1120,14 @@ func file_zaki_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zaki_v1_admin_proto_rawDesc), len(file_zaki_v1_admin_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   6,
+			NumEnums:      1,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_zaki_v1_admin_proto_goTypes,
 		DependencyIndexes: file_zaki_v1_admin_proto_depIdxs,
+		EnumInfos:         file_zaki_v1_admin_proto_enumTypes,
 		MessageInfos:      file_zaki_v1_admin_proto_msgTypes,
 	}.Build()
 	File_zaki_v1_admin_proto = out.File

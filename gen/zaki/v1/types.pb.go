@@ -202,6 +202,58 @@ func (PlacementState) EnumDescriptor() ([]byte, []int) {
 	return file_zaki_v1_types_proto_rawDescGZIP(), []int{2}
 }
 
+// SchedulerPolicy picks among the nodes that can take a tenant.
+type SchedulerPolicy int32
+
+const (
+	SchedulerPolicy_SCHEDULER_POLICY_UNSPECIFIED SchedulerPolicy = 0
+	// Fill the fullest node that still has room (the default): fewer hosts busy.
+	SchedulerPolicy_SCHEDULER_POLICY_BINPACK SchedulerPolicy = 1
+	// Use the emptiest node: smaller blast radius per host.
+	SchedulerPolicy_SCHEDULER_POLICY_SPREAD SchedulerPolicy = 2
+)
+
+// Enum value maps for SchedulerPolicy.
+var (
+	SchedulerPolicy_name = map[int32]string{
+		0: "SCHEDULER_POLICY_UNSPECIFIED",
+		1: "SCHEDULER_POLICY_BINPACK",
+		2: "SCHEDULER_POLICY_SPREAD",
+	}
+	SchedulerPolicy_value = map[string]int32{
+		"SCHEDULER_POLICY_UNSPECIFIED": 0,
+		"SCHEDULER_POLICY_BINPACK":     1,
+		"SCHEDULER_POLICY_SPREAD":      2,
+	}
+)
+
+func (x SchedulerPolicy) Enum() *SchedulerPolicy {
+	p := new(SchedulerPolicy)
+	*p = x
+	return p
+}
+
+func (x SchedulerPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SchedulerPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_zaki_v1_types_proto_enumTypes[3].Descriptor()
+}
+
+func (SchedulerPolicy) Type() protoreflect.EnumType {
+	return &file_zaki_v1_types_proto_enumTypes[3]
+}
+
+func (x SchedulerPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SchedulerPolicy.Descriptor instead.
+func (SchedulerPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_zaki_v1_types_proto_rawDescGZIP(), []int{3}
+}
+
 // Node is one agent host.
 type Node struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -757,6 +809,70 @@ func (x *ParkedUpdate) GetBody() []byte {
 	return nil
 }
 
+// Tier is what a tenant's plan reserves and where it may run.
+type Tier struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Memory reserved on a node for each tenant of the tier; the profile's
+	// memory limit when larger.
+	MemoryBytes int64 `protobuf:"varint,2,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	// Node labels a node must carry to take the tier's tenants.
+	Constraints   map[string]string `protobuf:"bytes,3,rep,name=constraints,proto3" json:"constraints,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tier) Reset() {
+	*x = Tier{}
+	mi := &file_zaki_v1_types_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tier) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tier) ProtoMessage() {}
+
+func (x *Tier) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_types_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tier.ProtoReflect.Descriptor instead.
+func (*Tier) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_types_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Tier) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Tier) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *Tier) GetConstraints() map[string]string {
+	if x != nil {
+		return x.Constraints
+	}
+	return nil
+}
+
 var File_zaki_v1_types_proto protoreflect.FileDescriptor
 
 const file_zaki_v1_types_proto_rawDesc = "" +
@@ -819,7 +935,14 @@ const file_zaki_v1_types_proto_rawDesc = "" +
 	"\fParkedUpdate\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1b\n" +
 	"\tupdate_id\x18\x02 \x01(\x03R\bupdateId\x12\x12\n" +
-	"\x04body\x18\x03 \x01(\fR\x04body*\x9d\x01\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\"\xbf\x01\n" +
+	"\x04Tier\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fmemory_bytes\x18\x02 \x01(\x03R\vmemoryBytes\x12@\n" +
+	"\vconstraints\x18\x03 \x03(\v2\x1e.zaki.v1.Tier.ConstraintsEntryR\vconstraints\x1a>\n" +
+	"\x10ConstraintsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\x9d\x01\n" +
 	"\tNodeState\x12\x1a\n" +
 	"\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11NODE_STATE_ACTIVE\x10\x01\x12\x17\n" +
@@ -838,7 +961,11 @@ const file_zaki_v1_types_proto_rawDesc = "" +
 	"\x19PLACEMENT_STATE_SCHEDULED\x10\x02\x12\x1c\n" +
 	"\x18PLACEMENT_STATE_STARTING\x10\x03\x12\x1b\n" +
 	"\x17PLACEMENT_STATE_RUNNING\x10\x04\x12\x1a\n" +
-	"\x16PLACEMENT_STATE_FAILED\x10\x05B2Z0github.com/zaki-platform/zaki/gen/zaki/v1;zakiv1b\x06proto3"
+	"\x16PLACEMENT_STATE_FAILED\x10\x05*n\n" +
+	"\x0fSchedulerPolicy\x12 \n" +
+	"\x1cSCHEDULER_POLICY_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18SCHEDULER_POLICY_BINPACK\x10\x01\x12\x1b\n" +
+	"\x17SCHEDULER_POLICY_SPREAD\x10\x02B2Z0github.com/zaki-platform/zaki/gen/zaki/v1;zakiv1b\x06proto3"
 
 var (
 	file_zaki_v1_types_proto_rawDescOnce sync.Once
@@ -852,36 +979,40 @@ func file_zaki_v1_types_proto_rawDescGZIP() []byte {
 	return file_zaki_v1_types_proto_rawDescData
 }
 
-var file_zaki_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_zaki_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_zaki_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_zaki_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_zaki_v1_types_proto_goTypes = []any{
 	(NodeState)(0),                // 0: zaki.v1.NodeState
 	(TenantKind)(0),               // 1: zaki.v1.TenantKind
 	(PlacementState)(0),           // 2: zaki.v1.PlacementState
-	(*Node)(nil),                  // 3: zaki.v1.Node
-	(*Tenant)(nil),                // 4: zaki.v1.Tenant
-	(*TenantSecrets)(nil),         // 5: zaki.v1.TenantSecrets
-	(*Placement)(nil),             // 6: zaki.v1.Placement
-	(*Route)(nil),                 // 7: zaki.v1.Route
-	(*ParkedUpdate)(nil),          // 8: zaki.v1.ParkedUpdate
-	nil,                           // 9: zaki.v1.Node.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(SchedulerPolicy)(0),          // 3: zaki.v1.SchedulerPolicy
+	(*Node)(nil),                  // 4: zaki.v1.Node
+	(*Tenant)(nil),                // 5: zaki.v1.Tenant
+	(*TenantSecrets)(nil),         // 6: zaki.v1.TenantSecrets
+	(*Placement)(nil),             // 7: zaki.v1.Placement
+	(*Route)(nil),                 // 8: zaki.v1.Route
+	(*ParkedUpdate)(nil),          // 9: zaki.v1.ParkedUpdate
+	(*Tier)(nil),                  // 10: zaki.v1.Tier
+	nil,                           // 11: zaki.v1.Node.LabelsEntry
+	nil,                           // 12: zaki.v1.Tier.ConstraintsEntry
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
 }
 var file_zaki_v1_types_proto_depIdxs = []int32{
-	9,  // 0: zaki.v1.Node.labels:type_name -> zaki.v1.Node.LabelsEntry
+	11, // 0: zaki.v1.Node.labels:type_name -> zaki.v1.Node.LabelsEntry
 	0,  // 1: zaki.v1.Node.state:type_name -> zaki.v1.NodeState
-	10, // 2: zaki.v1.Node.registered_at:type_name -> google.protobuf.Timestamp
+	13, // 2: zaki.v1.Node.registered_at:type_name -> google.protobuf.Timestamp
 	1,  // 3: zaki.v1.Tenant.kind:type_name -> zaki.v1.TenantKind
-	10, // 4: zaki.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
+	13, // 4: zaki.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 5: zaki.v1.Placement.state:type_name -> zaki.v1.PlacementState
-	10, // 6: zaki.v1.Placement.updated_at:type_name -> google.protobuf.Timestamp
+	13, // 6: zaki.v1.Placement.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 7: zaki.v1.Route.kind:type_name -> zaki.v1.TenantKind
 	2,  // 8: zaki.v1.Route.state:type_name -> zaki.v1.PlacementState
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	12, // 9: zaki.v1.Tier.constraints:type_name -> zaki.v1.Tier.ConstraintsEntry
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_zaki_v1_types_proto_init() }
@@ -894,8 +1025,8 @@ func file_zaki_v1_types_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zaki_v1_types_proto_rawDesc), len(file_zaki_v1_types_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   7,
+			NumEnums:      4,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
