@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,7 @@ type front struct {
 	client  *http.Client
 	m       *metrics
 	log     hclog.Logger
+	budget  uploadBudget
 }
 
 // swallowed answers these methods itself: a container must never move the
@@ -48,6 +50,10 @@ var swallowed = map[string]string{
 	"logout":           `{"ok":true,"result":true}`,
 	"close":            `{"ok":true,"result":true}`,
 	"getupdates":       `{"ok":true,"result":[]}`,
+	// The real webhook's URL and backlog are the operator's; an assistant
+	// that checks its own webhook sees one that is set and healthy.
+	"getwebhookinfo": `{"ok":true,"result":{"url":"https://zaki.invalid/telegram-webhook",` +
+		`"has_custom_certificate":false,"pending_update_count":0}}`,
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -95,6 +101,18 @@ func (f *front) callMethod(w http.ResponseWriter, req *http.Request, route *zaki
 		f.refuse(w, route, method, why)
 		return
 	}
+	if _, err := url.ParseQuery(req.URL.RawQuery); err != nil {
+		// Go drops a pair it cannot parse (one with ';'), so it could carry
+		// a chat the checks below never see.
+		f.fail(w, method, http.StatusBadRequest, "Bad Request: malformed query string")
+		return
+	}
+	n := bodyReservation(req, f.maxBody)
+	if !f.budget.reserve(route.GetTenantId(), n, f.maxBody) {
+		f.busy(w, method)
+		return
+	}
+	defer f.budget.release(route.GetTenantId(), n)
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, f.maxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -191,11 +209,18 @@ func writeJSON(w http.ResponseWriter, code int, body string) {
 	_, _ = io.WriteString(w, body)
 }
 
-// cleanFilePath accepts a file path as getFile returns it: relative, with no
-// empty, "." or ".." segments.
+// cleanFilePath accepts a file path as getFile returns it ("photos/file_3.jpg"):
+// relative, with no empty, "." or ".." segments, and only letters, digits and
+// "_.-/" — so nothing decoded from an escape ("%3F" into "?") can change the
+// upstream URL's meaning.
 func cleanFilePath(p string) bool {
 	if p == "" {
 		return false
+	}
+	for _, c := range p {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_.-/", c)) {
+			return false
+		}
 	}
 	for _, seg := range strings.Split(p, "/") {
 		if seg == "" || seg == "." || seg == ".." {

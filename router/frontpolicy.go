@@ -41,6 +41,10 @@ const (
 	// front cannot know which tenant owns a business connection; one
 	// tenant must not act on another's business account.
 	whyBusiness = "business connections cannot be checked against this assistant yet"
+	// Sticker sets belong to the one shared bot and are named, not owned,
+	// so one tenant could change another's set by its public name.
+	// TODO(#4): record which tenant made a set and let it manage its own.
+	whyStickers = "sticker sets are the whole bot's and cannot be changed by one assistant yet"
 	whyChat     = "chat is not this assistant's"
 	whyUser     = "user is not this assistant's person"
 )
@@ -58,6 +62,18 @@ var operatorOnly = map[string]string{
 	// Spending the bot's shared Star balance.
 	"sendgift":                whyStars,
 	"giftpremiumsubscription": whyStars,
+	// Changing a sticker set, which every tenant shares.
+	"addstickertoset":                   whyStickers,
+	"setstickerpositioninset":           whyStickers,
+	"deletestickerfromset":              whyStickers,
+	"replacestickerinset":               whyStickers,
+	"setstickeremojilist":               whyStickers,
+	"setstickerkeywords":                whyStickers,
+	"setstickermaskposition":            whyStickers,
+	"setstickersettitle":                whyStickers,
+	"setstickersetthumbnail":            whyStickers,
+	"setcustomemojistickersetthumbnail": whyStickers,
+	"deletestickerset":                  whyStickers,
 	// Reading every tenant's payments at once.
 	"getstartransactions": whyLedger,
 	// Verifying on behalf of the organization that runs the bot.

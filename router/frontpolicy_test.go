@@ -73,6 +73,8 @@ func TestFrontRefusesBotWideMethods(t *testing.T) {
 		{"setChatMenuButton for another chat", "POST", bot + "setChatMenuButton", "application/json", `{"chat_id":5000000000002}`, 403, ""},
 		{"sendGift spends the bot's Stars", "POST", bot + "sendGift", "application/json", `{"user_id":5000000000001,"gift_id":"g"}`, 403, ""},
 		{"getStarTransactions spans every tenant", "GET", bot + "getStarTransactions", "", "", 403, ""},
+		{"deleteStickerSet by its public name", "POST", bot + "deleteStickerSet", "application/json", `{"name":"x_by_bot"}`, 403, ""},
+		{"setStickerSetTitle", "POST", bot + "setStickerSetTitle", "application/json", `{"name":"x_by_bot","title":"mine"}`, 403, ""},
 		{"getMe", "GET", bot + "getMe", "", "", 200, ""},
 		{"getMyCommands", "POST", bot + "getMyCommands", "", "", 200, ""},
 		{"getMyName", "POST", bot + "getMyName", "", "", 200, ""},
