@@ -89,10 +89,14 @@ func (a *Agent) setReady(err error) {
 // ctx ends. It never stops a tenant's container on its way out: containers
 // outlive the agent, and the next agent adopts them.
 func (a *Agent) Run(ctx context.Context) error {
+	// Ends the resync loop too when the sessions stop for good (a join
+	// that cannot succeed), so Run returns instead of waiting on it.
+	ctx, cancel := context.WithCancel(ctx)
 	a.mu.Lock()
 	a.runCtx = ctx
 	a.mu.Unlock()
 	defer func() {
+		cancel()
 		a.workers.Wait()
 		if a.closer != nil {
 			_ = a.closer.Close()

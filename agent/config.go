@@ -10,6 +10,8 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zaki-platform/zaki/internal/member"
 )
 
 // Config configures an Agent. The zero value of every field means the default
@@ -18,8 +20,17 @@ type Config struct {
 	// NodeID names this host in the cluster: [a-z0-9][a-z0-9-]{0,62}.
 	// Default: the hostname, lowercased and sanitized.
 	NodeID string
-	// ControlPlane is the control plane's gRPC address. Default "127.0.0.1:7400".
+	// ControlPlane is the control plane's gRPC address. Default: the address
+	// the node joined through (kept in StateDir), else "127.0.0.1:7400".
 	ControlPlane string
+	// StateDir keeps the node's private key, certificate and the cluster CA
+	// (see join.go); the agent speaks mutual TLS with them. Empty means
+	// plaintext gRPC, which a real control plane refuses: only for tests
+	// against an in-process fake.
+	StateDir string
+	// JoinToken joins the cluster at ControlPlane when StateDir holds no
+	// credentials yet; once joined it is not needed. It is never logged.
+	JoinToken string
 	// Address is the host's private address: tenant host ports bind only to it
 	// and routers forward to it. Default "127.0.0.1".
 	Address string
@@ -83,6 +94,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if !nodeIDPattern.MatchString(cfg.NodeID) {
 		return cfg, fmt.Errorf("agent: node id %q must match %s", cfg.NodeID, nodeIDPattern)
+	}
+	if cfg.ControlPlane == "" && cfg.StateDir != "" {
+		cfg.ControlPlane = member.StoredControlPlane(cfg.StateDir)
 	}
 	setDefault(&cfg.ControlPlane, DefaultControlPlane)
 	setDefault(&cfg.Address, DefaultAddress)

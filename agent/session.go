@@ -9,7 +9,6 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 )
@@ -33,8 +32,11 @@ const (
 // rebuilding it with exponential backoff and jitter after every failure; the
 // backoff starts over after a session that got as far as its desired set.
 func (a *Agent) runSessions(ctx context.Context) error {
-	// TODO(#3): mutual TLS with the node certificate from the join flow.
-	conn, err := grpc.NewClient(a.cfg.ControlPlane, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds, err := a.credentials(ctx)
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(a.cfg.ControlPlane, a.transport(creds))
 	if err != nil {
 		return fmt.Errorf("agent: dial control plane %s: %w", a.cfg.ControlPlane, err)
 	}

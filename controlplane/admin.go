@@ -2,14 +2,18 @@ package controlplane
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 	"github.com/zaki-platform/zaki/internal/secret"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // ListNodes returns every registered node, by id, with its session and what
-// is reserved on it.
+// is reserved on it. Its state is as shown: DOWN or UNKNOWN override the
+// stored state (heartbeat.go).
 func (c *Controller) ListNodes(ctx context.Context) ([]*zakiv1.NodeStatus, error) {
 	v, err := c.loadView(ctx)
 	if err != nil {
@@ -19,7 +23,9 @@ func (c *Controller) ListNodes(ctx context.Context) ([]*zakiv1.NodeStatus, error
 	out := make([]*zakiv1.NodeStatus, 0, len(v.nodes))
 	for _, id := range sortedKeys(v.nodes) {
 		live, heard := c.sessions.status(id)
-		st := &zakiv1.NodeStatus{Node: v.nodes[id], Connected: live,
+		n := proto.Clone(v.nodes[id]).(*zakiv1.Node)
+		n.State = c.shownState(v, id)
+		st := &zakiv1.NodeStatus{Node: n, Connected: live,
 			Tenants: use[id].tenants, MemoryReservedBytes: use[id].memBytes}
 		if !heard.IsZero() {
 			st.LastHeartbeat = timestamppb.New(heard)
@@ -30,7 +36,8 @@ func (c *Controller) ListNodes(ctx context.Context) ([]*zakiv1.NodeStatus, error
 }
 
 // ListTenants returns every tenant, by id, with its placement, chats and
-// parked count. Secrets appear only as fingerprints.
+// parked count. Secrets appear only as fingerprints. A tenant whose node is
+// down or unknown shows why it waits in its placement's reason.
 func (c *Controller) ListTenants(ctx context.Context) ([]*zakiv1.TenantStatus, error) {
 	v, err := c.loadView(ctx)
 	if err != nil {
@@ -43,7 +50,7 @@ func (c *Controller) ListTenants(ctx context.Context) ([]*zakiv1.TenantStatus, e
 	chats := v.chatIDs()
 	out := make([]*zakiv1.TenantStatus, 0, len(v.tenants))
 	for _, id := range sortedKeys(v.tenants) {
-		st := &zakiv1.TenantStatus{Tenant: v.tenants[id], Placement: v.placements[id],
+		st := &zakiv1.TenantStatus{Tenant: v.tenants[id], Placement: c.shownPlacement(v, id),
 			ChatIds: chats[id], ParkedUpdates: parked[id]}
 		s := v.secrets[id]
 		st.WebhookSecretFingerprint = secret.Fingerprint(s.GetWebhookSecret())
@@ -60,4 +67,31 @@ func (c *Controller) ListParkedTenants(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return sortedKeys(counts), nil
+}
+
+// shownPlacement is tenant id's placement, its reason saying so when its
+// node is down or not heard from since this control plane started. Its node
+// and state are kept: the tenant waits for its node, nothing moves it.
+func (c *Controller) shownPlacement(v *view, id string) *zakiv1.Placement {
+	p := v.placements[id]
+	if p == nil || p.NodeId == "" || v.nodes[p.NodeId] == nil {
+		return p
+	}
+	var why string
+	switch c.shownState(v, p.NodeId) {
+	case zakiv1.NodeState_NODE_STATE_DOWN:
+		why = fmt.Sprintf("node %s is down since %s; the tenant waits for it, its updates parked",
+			p.NodeId, v.down[p.NodeId].UTC().Format(time.RFC3339))
+		if v.down[p.NodeId].IsZero() {
+			why = fmt.Sprintf("node %s is down; the tenant waits for it, its updates parked", p.NodeId)
+		}
+	case zakiv1.NodeState_NODE_STATE_UNKNOWN:
+		why = fmt.Sprintf("node %s has not reported since the control plane started at %s; waiting for it",
+			p.NodeId, c.fleet.startedAt.UTC().Format(time.RFC3339))
+	default:
+		return p
+	}
+	shown := proto.Clone(p).(*zakiv1.Placement)
+	shown.Reason = why
+	return shown
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
+	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 )
 
 // Config configures a control plane. Every zero field means its documented
@@ -38,6 +39,37 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// MissedHeartbeats is how many heartbeat periods a node may stay silent
+	// before its session ends and it is marked DOWN; default 3.
+	MissedHeartbeats int
+	// UnknownGrace is how long after this control plane starts a node it has
+	// not heard from yet stays UNKNOWN before it may be marked DOWN; default
+	// 5x the down timeout (MissedHeartbeats x HeartbeatPeriod).
+	UnknownGrace time.Duration
+	// RegisterInterval and RegisterBurst limit each node's re-registrations:
+	// a burst, then one per interval; defaults HeartbeatPeriod and 5.
+	RegisterInterval time.Duration
+	RegisterBurst    int
+	// PortCooldown is how long a released host port stays unused; default 2m.
+	PortCooldown time.Duration
+	// SchedulerPolicy picks among the nodes that fit; default BINPACK.
+	SchedulerPolicy zakiv1.SchedulerPolicy
+
+	// Trust (trust.go). CAKeyFile is the key-encryption key of the cluster
+	// CA's private key: 32 bytes, mode 0600. Default <DataDir>/ca-kek, made
+	// on first start; required with EtcdEndpoints.
+	CAKeyFile string
+	// AdvertiseNames are extra DNS names or IPs in the server certificate,
+	// the first also the address `zaki ctl token create` tells joiners to
+	// dial (with GRPCListen's port). Default none.
+	AdvertiseNames []string
+	// CertLifetime is how long a member's certificate is valid; default 30
+	// days. Members renew at a random point between 50% and 80% of it.
+	CertLifetime time.Duration
+	// AdminDir receives the operator's credentials for zaki ctl; default
+	// <DataDir>/admin. Empty with an external etcd and no DataDir: none.
+	AdminDir string
 
 	// unsafeNoFsync makes the embedded etcd skip fsync; tests only.
 	unsafeNoFsync bool
@@ -91,8 +123,9 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c = c.trustDefaults()
 	if c.pendingRetry <= 0 {
 		c.pendingRetry = 3 * time.Second
 	}
-	return c
+	return c.fleetDefaults()
 }

@@ -30,6 +30,11 @@ type Controller struct {
 	kick chan struct{}
 
 	sessions *sessions
+	// trust is the cluster CA, join tokens and revoked certificates (trust.go).
+	trust *trust
+	// fleet is node liveness, registration limits, port cooldown and the
+	// scheduler policy (fleet.go).
+	fleet *fleet
 	// profiles resolves assistant profiles; profile.Lookup unless a test
 	// sets it.
 	profiles profileLookup
@@ -54,6 +59,7 @@ func newController(base context.Context, cli *clientv3.Client, cfg Config, m *me
 		defaultProfile:   cfg.DefaultProfile,
 		kick:             make(chan struct{}, 1),
 		sessions:         newSessions(m),
+		fleet:            newFleet(cfg),
 		profiles:         profiles,
 	}
 }

@@ -19,6 +19,7 @@ var (
 	errCompacted     = errors.New("watch revision compacted, list again")
 	errSessionClosed = errors.New("session closed")
 	errUnavailable   = errors.New("etcd unavailable")
+	errRateLimited   = errors.New("rate limited")
 )
 
 // toStatus is the one place domain errors become gRPC status errors. Context
@@ -52,6 +53,8 @@ func toStatus(err error) error {
 		code = codes.Unavailable
 	case errors.Is(err, errUnavailable):
 		code = codes.Unavailable
+	case errors.Is(err, errRateLimited):
+		code = codes.ResourceExhausted
 	}
 	return status.Error(code, err.Error())
 }

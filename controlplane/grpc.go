@@ -10,6 +10,7 @@ import (
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -17,13 +18,14 @@ import (
 )
 
 // newGRPCServer builds the control plane's gRPC server: the interceptor
-// chain and every service, on one screen.
-//
-// TODO(#3): plaintext for now; agents and routers will speak mutual TLS.
+// chain and every service, on one screen. Every connection is TLS with the
+// cluster CA; every call but Join and health needs a client certificate of
+// the right role (authz.go).
 func newGRPCServer(c *Controller, log hclog.Logger, hs *health.Server) *grpc.Server {
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(recoverUnary(log), logUnary(log)),
-		grpc.ChainStreamInterceptor(recoverStream(log), logStream(log)),
+		grpc.Creds(credentials.NewTLS(c.trust.serverTLS())),
+		grpc.ChainUnaryInterceptor(recoverUnary(log), logUnary(log), c.trust.authUnary()),
+		grpc.ChainStreamInterceptor(recoverStream(log), logStream(log), c.trust.authStream()),
 		// Agents and routers hold streams open for hours; let idle ones ping.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -31,6 +33,7 @@ func newGRPCServer(c *Controller, log hclog.Logger, hs *health.Server) *grpc.Ser
 	zakiv1.RegisterAgentServiceServer(srv, &agentServer{c: c})
 	zakiv1.RegisterTenantServiceServer(srv, &tenantServer{c: c})
 	zakiv1.RegisterAdminServiceServer(srv, &adminServer{c: c})
+	zakiv1.RegisterJoinServiceServer(srv, &joinServer{c: c})
 	healthpb.RegisterHealthServer(srv, hs)
 	return srv
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/zaki-platform/zaki/profile"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 func TestMain(m *testing.M) {
@@ -79,7 +78,8 @@ type clients struct {
 
 func dial(t *testing.T, s *Server) clients {
 	t.Helper()
-	conn, err := grpc.NewClient(s.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// A control plane's certificate may call every service, as these tests do.
+	conn, err := grpc.NewClient(s.Addr(), grpc.WithTransportCredentials(memberCreds(t, s, superuser)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}, []string{"reason"}),
 	}
 	reg.MustRegister(m.sessions, m.tenantsCreated, m.placementsSched, m.schedulingFailures)
-	for _, r := range []string{reasonUnknownProfile, reasonNoNodes, reasonNoRoom} {
+	for _, r := range []string{reasonUnknownProfile, reasonUnknownTier, reasonNoNodes, reasonNoRoom} {
 		m.schedulingFailures.WithLabelValues(r)
 	}
 	return m

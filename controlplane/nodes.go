@@ -5,16 +5,23 @@ import (
 	"fmt"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// upsertNode records a registering node. Its state follows
+// Node records. The stored state is the operator's intent:
 //
-//	(new), DOWN, UNKNOWN -> ACTIVE
-//	ACTIVE, CORDONED, DRAINING -> unchanged
+//	(new) -> ACTIVE
+//	ACTIVE <-> CORDONED      SetNodeState
+//	ACTIVE, CORDONED -> DRAINING   TODO(#3): drain (moves tenants off with their data)
 //
-// because an operator's cordon or drain must survive an agent restart.
+// DOWN and UNKNOWN are liveness, layered on top (heartbeat.go); they are never
+// stored here, so that a cordon survives the node going down and coming back.
+
+// upsertNode records a registering node, keeping its stored state (a record
+// from before liveness was kept apart may say DOWN or UNKNOWN: that becomes
+// ACTIVE), and clears its down marker in the same transaction.
 func (c *Controller) upsertNode(ctx context.Context, n *zakiv1.Node) (*zakiv1.Node, error) {
 	key := nodeKey(n.Id)
 	for range maxTxnAttempts {
@@ -34,11 +41,12 @@ func (c *Controller) upsertNode(ctx context.Context, n *zakiv1.Node) (*zakiv1.No
 			}
 			next.State = nextNodeState(old.State)
 		}
-		ok, err := c.putIfUnchanged(ctx, key, modRev, next)
+		txn, err := c.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
+			Then(putProto(key, next), clientv3.OpDelete(downKey(n.Id))).Commit()
 		if err != nil {
 			return nil, fmt.Errorf("write node %s: %w", n.Id, err)
 		}
-		if ok {
+		if txn.Succeeded {
 			return next, nil
 		}
 	}
@@ -52,5 +60,70 @@ func nextNodeState(s zakiv1.NodeState) zakiv1.NodeState {
 		return s
 	default:
 		return zakiv1.NodeState_NODE_STATE_ACTIVE
+	}
+}
+
+// SetNodeState cordons (CORDONED: keeps its tenants, takes no new ones) or
+// uncordons (ACTIVE) node id. Requests are expected to have passed
+// validateSetNodeState. A draining node is refused: draining ends with moves.
+func (c *Controller) SetNodeState(ctx context.Context, id string, want zakiv1.NodeState) (*zakiv1.Node, error) {
+	key := nodeKey(id)
+	for range maxTxnAttempts {
+		n, modRev, err := c.readNode(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if n.State == zakiv1.NodeState_NODE_STATE_DRAINING {
+			return nil, fmt.Errorf("%w: node %s is draining; a drain ends when its tenants have moved",
+				errPrecondition, id)
+		}
+		if n.State == want {
+			return n, nil
+		}
+		n.State = want
+		ok, err := c.putIfUnchanged(ctx, key, modRev, n)
+		if err != nil {
+			return nil, fmt.Errorf("write node %s: %w", id, err)
+		}
+		if ok {
+			c.log.Info("node state set", "node", id, "state", stateName(want))
+			c.kickPending()
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: set state of node %s", errConflict, id)
+}
+
+// readNode reads node id's record and its mod revision.
+func (c *Controller) readNode(ctx context.Context, id string) (*zakiv1.Node, int64, error) {
+	resp, err := c.cli.Get(ctx, nodeKey(id))
+	if err != nil {
+		return nil, 0, fmt.Errorf("read node %s: %w", id, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, 0, fmt.Errorf("%w: node %s", errNotFound, id)
+	}
+	n := &zakiv1.Node{}
+	if err := proto.Unmarshal(resp.Kvs[0].Value, n); err != nil {
+		return nil, 0, fmt.Errorf("decode node %s: %w", id, err)
+	}
+	return n, resp.Kvs[0].ModRevision, nil
+}
+
+// validateSetNodeState allows only cordon and uncordon; a drain needs moves.
+func validateSetNodeState(r *zakiv1.SetNodeStateRequest) error {
+	if r.NodeId == "" {
+		return fmt.Errorf("%w: node_id is required", errInvalid)
+	}
+	switch r.State {
+	case zakiv1.NodeState_NODE_STATE_ACTIVE, zakiv1.NodeState_NODE_STATE_CORDONED:
+		return nil
+	case zakiv1.NodeState_NODE_STATE_DRAINING:
+		// TODO(#3): drain moves every tenant off with its data.
+		return fmt.Errorf("%w: draining moves tenants with their data, which this control plane "+
+			"cannot do yet; cordon the node to keep new tenants off", errPrecondition)
+	default:
+		return fmt.Errorf("%w: state %s cannot be set; only active (uncordon) or cordoned",
+			errInvalid, stateName(r.State))
 	}
 }

@@ -38,7 +38,7 @@ func (c *Controller) schedulePending(ctx context.Context) error {
 		if p.State != zakiv1.PlacementState_PLACEMENT_STATE_PENDING || t == nil {
 			continue
 		}
-		ch := schedule(v, connected, t)
+		ch := schedule(v, connected, t, c.fleet.policy)
 		if ch.failure != "" && ch.detail == p.Reason {
 			continue // nothing new to say
 		}
@@ -70,9 +70,8 @@ func (c *Controller) commitPlacement(ctx context.Context, modRev int64, p *zakiv
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", modRev)}
 	ops := []clientv3.Op{putProto(key, p)}
 	if p.NodeId != "" {
-		pk := portKey(p.NodeId, p.HostPort)
-		cmps = append(cmps, absent(pk))
-		ops = append(ops, clientv3.OpPut(pk, p.TenantId))
+		claimCmps, claimOps := claimPort(p.NodeId, p.HostPort, p.TenantId)
+		cmps, ops = append(cmps, claimCmps...), append(ops, claimOps...)
 	}
 	resp, err := c.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {

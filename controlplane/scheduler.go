@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 	"github.com/zaki-platform/zaki/profile"
@@ -12,6 +13,7 @@ import (
 // Scheduling failure reasons, the label values of the failures metric.
 const (
 	reasonUnknownProfile = "unknown_profile"
+	reasonUnknownTier    = "unknown_tier"
 	reasonNoNodes        = "no_nodes"
 	reasonNoRoom         = "no_room"
 )
@@ -46,8 +48,8 @@ func (v *view) memoryOf(name string) (int64, error) {
 	return p.MemoryBytes, nil
 }
 
-// usageByNode sums the placed (non-PENDING) tenants per node. Tenants whose
-// profile this binary does not know reserve nothing.
+// usageByNode sums the placed (non-PENDING) tenants per node, each reserving
+// the larger of its tier's and its profile's memory.
 func usageByNode(v *view) map[string]usage {
 	out := map[string]usage{}
 	for id, p := range v.placements {
@@ -57,32 +59,31 @@ func usageByNode(v *view) map[string]usage {
 		u := out[p.NodeId]
 		u.tenants++
 		if t := v.tenants[id]; t != nil {
-			if mem, err := v.memoryOf(t.Profile); err == nil {
-				u.memBytes += mem
-			}
+			u.memBytes += v.reservedBy(t)
 		}
 		out[p.NodeId] = u
 	}
 	return out
 }
 
-// schedule picks a node and port for tenant t: filter (live session, ACTIVE,
-// room for one more tenant and its memory, a free port), then score by
-// bin-packing (the most reserved memory that still fits; ties by node id).
-// It is pure: connected says which nodes have a live session.
-func schedule(v *view, connected map[string]bool, t *zakiv1.Tenant) choice {
-	need, err := v.memoryOf(t.Profile)
+// schedule picks a node and port for tenant t. Filter: a live session, not
+// down, ACTIVE, the tier's label constraints, room for one more tenant and
+// its memory, a port neither claimed nor cooling down. Score by policy:
+// bin-pack takes the fullest node that fits, spread the emptiest (by share
+// of memory reserved, then tenants, then node id). It is pure: connected
+// says which nodes have a live session.
+func schedule(v *view, connected map[string]bool, t *zakiv1.Tenant, policy zakiv1.SchedulerPolicy) choice {
+	d, failure, err := v.demandOf(t)
 	if err != nil {
-		return choice{failure: reasonUnknownProfile, detail: err.Error()}
+		return choice{failure: failure, detail: err.Error()}
 	}
 	if len(v.nodes) == 0 {
 		return choice{failure: reasonNoNodes, detail: "no nodes have registered"}
 	}
 	use := usageByNode(v)
-	var fits []string
-	var why []string
+	var fits, why []string
 	for _, id := range sortedKeys(v.nodes) {
-		if reason := unfit(v.nodes[id], connected[id], use[id], need, v.ports[id]); reason != "" {
+		if reason := unfit(v, id, connected[id], use[id], d); reason != "" {
 			why = append(why, id+": "+reason)
 			continue
 		}
@@ -93,15 +94,38 @@ func schedule(v *view, connected map[string]bool, t *zakiv1.Tenant) choice {
 			detail: "no node can take it (" + strings.Join(why, "; ") + ")"}
 	}
 	sort.SliceStable(fits, func(i, j int) bool {
-		return use[fits[i]].memBytes > use[fits[j]].memBytes
+		return before(policy, v.nodes[fits[i]], use[fits[i]], v.nodes[fits[j]], use[fits[j]])
 	})
 	best := v.nodes[fits[0]]
-	port, _ := freePort(best, v.ports[best.Id])
+	port, _ := freePort(best, v.ports[best.Id], v.cooling[best.Id])
 	return choice{nodeID: best.Id, port: port}
 }
 
-// unfit says why node n cannot take a tenant needing need bytes, or "".
-func unfit(n *zakiv1.Node, live bool, u usage, need int64, ports map[uint32]string) string {
+// before reports whether node a (with usage ua) scores above node b.
+func before(policy zakiv1.SchedulerPolicy, a *zakiv1.Node, ua usage, b *zakiv1.Node, ub usage) bool {
+	// Compare ua/a.mem with ub/b.mem without dividing.
+	sa, sb := float64(ua.memBytes)*float64(b.MemoryBytes), float64(ub.memBytes)*float64(a.MemoryBytes)
+	if policy == zakiv1.SchedulerPolicy_SCHEDULER_POLICY_SPREAD {
+		if sa != sb {
+			return sa < sb
+		}
+		return ua.tenants < ub.tenants
+	}
+	if sa != sb {
+		return sa > sb
+	}
+	return ua.tenants > ub.tenants
+}
+
+// unfit says why node id cannot take a tenant with demand d, or "".
+func unfit(v *view, id string, live bool, u usage, d demand) string {
+	n := v.nodes[id]
+	if since, down := v.nodeDown(id); down {
+		return "down since " + since.UTC().Format(time.RFC3339)
+	}
+	if missing := missingLabels(n.Labels, d.constraints); len(missing) > 0 {
+		return "labels (tier needs " + strings.Join(missing, ",") + ")"
+	}
 	switch {
 	case !live:
 		return "not connected"
@@ -109,19 +133,20 @@ func unfit(n *zakiv1.Node, live bool, u usage, need int64, ports map[uint32]stri
 		return "state " + stateName(n.State)
 	case n.MaxTenants > 0 && u.tenants >= n.MaxTenants:
 		return fmt.Sprintf("full (%d/%d tenants)", u.tenants, n.MaxTenants)
-	case u.memBytes+need > n.MemoryBytes:
-		return fmt.Sprintf("memory (%d reserved + %d needed > %d)", u.memBytes, need, n.MemoryBytes)
+	case u.memBytes+d.memBytes > n.MemoryBytes:
+		return fmt.Sprintf("memory (%d reserved + %d needed > %d)", u.memBytes, d.memBytes, n.MemoryBytes)
 	}
-	if _, ok := freePort(n, ports); !ok {
-		return fmt.Sprintf("no free port in %d-%d", n.PortMin, n.PortMax)
+	if _, ok := freePort(n, v.ports[id], v.cooling[id]); !ok {
+		return fmt.Sprintf("no free port in %d-%d (claimed or cooling down)", n.PortMin, n.PortMax)
 	}
 	return ""
 }
 
-// freePort is the lowest port of n's range not claimed in used.
-func freePort(n *zakiv1.Node, used map[uint32]string) (uint32, bool) {
+// freePort is the lowest port of n's range neither claimed in used nor
+// cooling down.
+func freePort(n *zakiv1.Node, used map[uint32]string, cooling map[uint32]bool) (uint32, bool) {
 	for p := n.PortMin; p <= n.PortMax && p != 0; p++ {
-		if _, taken := used[p]; !taken {
+		if _, taken := used[p]; !taken && !cooling[p] {
 			return p, true
 		}
 		if p == ^uint32(0) {

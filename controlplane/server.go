@@ -63,7 +63,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("grpc listen on %s: %w", cfg.GRPCListen, err)
 	}
 	s.addr = ln.Addr().String()
+	tr, err := newTrust(ctx, cli, cfg, s.addr)
+	if err != nil {
+		ln.Close()
+		cli.Close()
+		s.closeEtcd()
+		return nil, err
+	}
 	s.Controller = newController(ctx, cli, cfg, newMetrics(cfg.Registry))
+	s.Controller.useTrust(tr)
 	s.health = health.NewServer()
 	s.grpc = newGRPCServer(s.Controller, cfg.Logger, s.health)
 	go s.run(ctx, ln, cfg.pendingRetry)
@@ -77,6 +85,8 @@ func (s *Server) run(ctx context.Context, ln net.Listener, pendingRetry time.Dur
 	defer close(s.done)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.Controller.runPending(ctx, pendingRetry) })
+	wg.Go(func() { s.Controller.runHeartbeats(ctx) })
+	wg.Go(func() { s.trust.revoked.watch(ctx, s.cli, s.log) })
 	served := make(chan error, 1)
 	go func() { served <- s.grpc.Serve(ln) }()
 	var etcdErr <-chan error

@@ -28,13 +28,20 @@ func (c *Controller) Session(ctx context.Context, stream SessionStream) error {
 	defer cancel(nil)
 	in, recvErr := receive(ctx, stream)
 
-	reg, err := firstRegister(ctx, in, recvErr, missedHeartbeats*c.heartbeat)
+	reg, err := firstRegister(ctx, in, recvErr, c.fleet.downAfter)
 	if err != nil {
 		return err
 	}
 	if err := validateRegister(reg); err != nil {
 		return err
 	}
+	if err := c.fleet.registers.allow(reg.Node.Id, c.now()); err != nil {
+		c.log.Debug("registration refused", "node", reg.Node.Id, "error", err)
+		return err
+	}
+	// Heard before the record is written: the heartbeat monitor reads the
+	// record first, so it never pairs a fresh record with a stale hearing.
+	c.sessions.heard(reg.Node.Id, c.now())
 	node, err := c.upsertNode(ctx, reg.Node)
 	if err != nil {
 		return err
@@ -109,7 +116,8 @@ func firstRegister(ctx context.Context, in <-chan *zakiv1.SessionRequest, recvEr
 func (c *Controller) serveSession(ctx context.Context, stream SessionStream, nodeID string,
 	in <-chan *zakiv1.SessionRequest, recvErr <-chan error) error {
 	if err := stream.Send(&zakiv1.SessionResponse{Msg: &zakiv1.SessionResponse_Welcome{
-		Welcome: &zakiv1.Welcome{HeartbeatPeriod: durationpb.New(c.heartbeat)}}}); err != nil {
+		Welcome: &zakiv1.Welcome{HeartbeatPeriod: durationpb.New(
+			advertisedPeriod(c.heartbeat, c.fleet.jitter()))}}}); err != nil {
 		return err
 	}
 	v, err := c.loadView(ctx)
@@ -140,9 +148,9 @@ func (c *Controller) serveSession(ctx context.Context, stream SessionStream, nod
 				return err
 			}
 		case <-tick.C:
-			if heartbeatExpired(heard, c.now(), c.heartbeat) {
+			if heartbeatExpired(heard, c.now(), c.fleet.downAfter) {
 				c.log.Warn("agent missed heartbeats", "node", nodeID)
-				return fmt.Errorf("%w: node %s missed %d heartbeats", errSessionClosed, nodeID, missedHeartbeats)
+				return fmt.Errorf("%w: node %s missed %d heartbeats", errSessionClosed, nodeID, c.fleet.missed)
 			}
 		case resp, ok := <-wch:
 			touched, err := applyWatch(ctx, v, resp, ok)

@@ -55,7 +55,7 @@ func TestSessionLifecycle(t *testing.T) {
 		t.Fatalf("list nodes: %v %v", nodes, err)
 	}
 	n := nodes.Nodes[0]
-	if !n.Connected || n.Tenants != 2 || n.MemoryReservedBytes != 128*mib || n.LastHeartbeat == nil ||
+	if !n.Connected || n.Tenants != 2 || n.MemoryReservedBytes != 1024*mib || n.LastHeartbeat == nil ||
 		n.Node.State != zakiv1.NodeState_NODE_STATE_ACTIVE {
 		t.Fatalf("node status: %v", n)
 	}

@@ -15,8 +15,10 @@ type session struct {
 
 // sessions is the registry of live agent sessions, one per node id.
 //
-// TODO(#3): this is in-memory and per control plane; down detection, node
-// state DOWN and HA need it shared or leader-owned.
+// It is in-memory and per control plane: after a restart no node has been
+// heard, which is what makes every node UNKNOWN (heartbeat.go).
+// TODO(#3): with HA, sessions go to the leader, and a new leader starts a
+// new grace.
 type sessions struct {
 	metrics *metrics
 
@@ -81,8 +83,25 @@ func (r *sessions) connected() map[string]bool {
 	return out
 }
 
-// heartbeatExpired reports whether a node last heard at last has missed
-// missedHeartbeats periods by now.
-func heartbeatExpired(last, now time.Time, period time.Duration) bool {
-	return now.Sub(last) > missedHeartbeats*period
+// end ends node id's live session, if any, with cause.
+func (r *sessions) end(nodeID string, cause error) {
+	r.mu.Lock()
+	s := r.live[nodeID]
+	r.mu.Unlock()
+	if s != nil {
+		s.cancel(cause)
+	}
+}
+
+// forget drops what is known of a removed node.
+func (r *sessions) forget(nodeID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.lastHeartbeat, nodeID)
+}
+
+// heartbeatExpired reports whether a node last heard at last has been silent
+// for longer than timeout (its missed heartbeats times the period) by now.
+func heartbeatExpired(last, now time.Time, timeout time.Duration) bool {
+	return now.Sub(last) > timeout
 }

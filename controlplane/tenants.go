@@ -98,7 +98,7 @@ func (c *Controller) create(ctx context.Context, v *view, req *zakiv1.EnsureTena
 	t := &zakiv1.Tenant{Id: id, Kind: req.Kind, OwnerUserId: req.OwnerUserId,
 		Profile: c.defaultProfile, Tier: defaultTier, CreatedAt: now}
 	s := &zakiv1.TenantSecrets{WebhookSecret: secret.New(), BotApiSecret: secret.New(), GatewayToken: secret.New()}
-	ch := schedule(v, c.sessions.connected(), t)
+	ch := schedule(v, c.sessions.connected(), t, c.fleet.policy)
 	p := placementFor(id, ch, 0, now)
 
 	cmps := []clientv3.Cmp{absent(tenantKey(id)), absent(secretsKey(id)),
@@ -109,8 +109,8 @@ func (c *Controller) create(ctx context.Context, v *view, req *zakiv1.EnsureTena
 		cmps = append(cmps, present(bindingKey(req.OwnerUserId)))
 	}
 	if ch.failure == "" {
-		cmps = append(cmps, absent(portKey(ch.nodeID, ch.port)))
-		ops = append(ops, clientv3.OpPut(portKey(ch.nodeID, ch.port), id))
+		claimCmps, claimOps := claimPort(ch.nodeID, ch.port, id)
+		cmps, ops = append(cmps, claimCmps...), append(ops, claimOps...)
 	}
 	resp, err := c.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {

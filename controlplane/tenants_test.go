@@ -179,7 +179,7 @@ func TestSchedulerBinPacks(t *testing.T) {
 				tc.setup()
 			}
 			v.ports["b"] = map[uint32]string{20000: "9"}
-			ch := schedule(v, live, echo)
+			ch := schedule(v, live, echo, zakiv1.SchedulerPolicy_SCHEDULER_POLICY_BINPACK)
 			if ch.failure != tc.failure || ch.nodeID != tc.node || ch.port != tc.port {
 				t.Fatalf("got %+v, want node %s port %d failure %q", ch, tc.node, tc.port, tc.failure)
 			}

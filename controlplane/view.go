@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -35,6 +36,12 @@ type view struct {
 	ports map[string]map[uint32]string
 	// bindings maps chat id -> tenant id.
 	bindings map[int64]string
+	// down maps node id -> when it was marked DOWN (view_fleet.go).
+	down map[string]time.Time
+	// tiers are the tiers stored in settings; built-in ones fill the gaps.
+	tiers map[string]*zakiv1.Tier
+	// cooling maps node id -> port -> true while a released port cools down.
+	cooling map[string]map[uint32]bool
 }
 
 func newView() *view {
@@ -46,12 +53,15 @@ func newView() *view {
 		placementRevs: map[string]int64{},
 		ports:         map[string]map[uint32]string{},
 		bindings:      map[int64]string{},
+		down:          map[string]time.Time{},
+		tiers:         map[string]*zakiv1.Tier{},
+		cooling:       map[string]map[uint32]bool{},
 	}
 }
 
 // viewPrefixes are the key ranges a view holds; parked updates are not in it.
 var viewPrefixes = []string{nodesPrefix, prefix + "settings/", tenantsPrefix, secretsPrefix,
-	placementPrefix, portsPrefix, bindingsPrefix}
+	placementPrefix, portsPrefix, bindingsPrefix, downPrefix, cooldownPrefix}
 
 // loadView reads every range of the view in one transaction, so all of it
 // is at one revision.
@@ -95,6 +105,9 @@ func (v *view) apply(ev *clientv3.Event) (bool, error) {
 // put decodes one key into the view; unknown keys are ignored.
 func (v *view) put(kv *mvccpb.KeyValue) error {
 	key, val := string(kv.Key), kv.Value
+	if handled, err := v.putFleet(key, val); handled {
+		return err
+	}
 	switch {
 	case key == botIDKey:
 		id, err := strconv.ParseInt(string(val), 10, 64)
@@ -130,6 +143,9 @@ func (v *view) put(kv *mvccpb.KeyValue) error {
 
 // remove drops one key from the view and reports whether it was in it.
 func (v *view) remove(key string) bool {
+	if v.removeFleet(key) {
+		return true
+	}
 	switch {
 	case key == botIDKey:
 		v.botID = 0

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,6 +42,10 @@ type cluster struct {
 	grpcAddr   string
 	cp, router *proc
 	agent      *proc
+	// trust: the control plane's data dir (admin credentials in admin/),
+	// the join tokens made for the router and the agent, and their state dirs.
+	cpDataDir, agentState, routerState string
+	tokens                             []string
 }
 
 func startCluster(t *testing.T) *cluster {
@@ -60,8 +65,9 @@ func startCluster(t *testing.T) *cluster {
 
 	port := func() string { return strconv.Itoa(testutil.FreePort(t)) }
 	c.grpcAddr = "127.0.0.1:" + port()
+	c.cpDataDir, c.agentState, c.routerState = t.TempDir(), t.TempDir(), t.TempDir()
 	c.cp = &proc{name: "controlplane", opsAddr: "127.0.0.1:" + port(), args: []string{"controlplane",
-		"--data-dir", t.TempDir(), "--log-level", "debug",
+		"--data-dir", c.cpDataDir, "--log-level", "debug",
 		"--etcd-client-url", "http://127.0.0.1:" + port(), "--etcd-peer-url", "http://127.0.0.1:" + port(),
 		"--grpc-listen", c.grpcAddr, "--default-profile", "echo", "--heartbeat-period", "1s"}}
 	c.cp.args = append(c.cp.args, "--http-listen", c.cp.opsAddr)
@@ -70,17 +76,21 @@ func startCluster(t *testing.T) *cluster {
 	frontPort := port()
 	webhook := "127.0.0.1:" + port()
 	c.webhookURL = "http://" + webhook + "/telegram/webhook"
+	// The router joins with its token in the environment, the agent with
+	// the documented flag; neither token may appear in a log.
 	c.router = &proc{name: "router", opsAddr: "127.0.0.1:" + port(),
-		env: []string{"ZAKI_BOT_TOKEN=" + st.Token(), "ZAKI_WEBHOOK_SECRET=" + c.secret},
+		env: []string{"ZAKI_BOT_TOKEN=" + st.Token(), "ZAKI_WEBHOOK_SECRET=" + c.secret,
+			"ZAKI_JOIN_TOKEN=" + c.joinToken("router")},
 		args: []string{"router", "--log-level", "debug", "--listen", webhook,
 			"--front-listen", net.JoinHostPort(bridgeIP(t, docker), frontPort),
-			"--controlplane", c.grpcAddr, "--telegram-api-url", stURL}}
+			"--join", c.grpcAddr, "--state-dir", c.routerState, "--telegram-api-url", stURL}}
 	c.router.args = append(c.router.args, "--http-listen", c.router.opsAddr)
 	c.router.start(t, c.logs)
 
 	c.portMin = 20000 + int(time.Now().UnixNano()%120)*100
 	c.agent = &proc{name: "agent", opsAddr: "127.0.0.1:" + port(), args: []string{"agent", "--log-level", "debug",
-		"--node-id", c.node, "--controlplane", c.grpcAddr, "--address", "127.0.0.1",
+		"--node-id", c.node, "--join", c.grpcAddr, "--token", c.joinToken("agent"),
+		"--state-dir", c.agentState, "--address", "127.0.0.1",
 		"--port-min", strconv.Itoa(c.portMin), "--port-max", strconv.Itoa(c.portMin + 99),
 		"--bot-api-url", "http://host.docker.internal:" + frontPort}}
 	c.agent.args = append(c.agent.args, "--http-listen", c.agent.opsAddr)
@@ -88,10 +98,33 @@ func startCluster(t *testing.T) *cluster {
 	return c
 }
 
-// restartAgent starts a new agent process with the same flags.
+// restartAgent starts a new agent process with the same flags but no
+// --join and --token: it uses the credentials its first start kept.
 func (c *cluster) restartAgent() {
-	c.agent = &proc{name: "agent", opsAddr: c.agent.opsAddr, args: c.agent.args}
+	var args []string
+	for i := 0; i < len(c.agent.args); i++ {
+		if a := c.agent.args[i]; a == "--join" || a == "--token" {
+			i++
+			continue
+		}
+		args = append(args, c.agent.args[i])
+	}
+	c.agent = &proc{name: "agent", opsAddr: c.agent.opsAddr, args: args}
 	c.agent.start(c.t, c.logs)
+}
+
+// joinToken makes a join token for role with `zaki ctl token create`.
+func (c *cluster) joinToken(role string) string {
+	c.t.Helper()
+	var resp struct {
+		Token string `json:"token"`
+	}
+	out := c.ctl("token", "create", "--role", role, "--ttl", "10m", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &resp); err != nil || !strings.HasPrefix(resp.Token, "ZKT1.") {
+		c.t.Fatalf("zaki ctl token create: %v\n%s", err, out)
+	}
+	c.tokens = append(c.tokens, resp.Token)
+	return resp.Token
 }
 
 // post sends one update to the router's webhook with the given secret.
@@ -167,7 +200,8 @@ func (c *cluster) received(containerID string) ([]int64, error) {
 // ctl runs `zaki ctl` against the cluster and returns its output.
 func (c *cluster) ctl(args ...string) string {
 	c.t.Helper()
-	args = append([]string{"ctl", "--controlplane", c.grpcAddr}, args...)
+	args = append([]string{"ctl", "--controlplane", c.grpcAddr,
+		"--credentials", filepath.Join(c.cpDataDir, "admin")}, args...)
 	out, err := exec.Command(zakiBinary(c.t), args...).CombinedOutput()
 	if err != nil {
 		c.t.Fatalf("zaki %s: %v\n%s", strings.Join(args, " "), err, out)

@@ -35,7 +35,8 @@ func TestDevServesSampleConversation(t *testing.T) {
 		StandinListen: "127.0.0.1:0",
 		OpsListen:     "127.0.0.1:0",
 		PortMin:       32100, PortMax: 32199, // below the kernel's ephemeral range
-		Logger: hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Info}),
+		CredentialsDir: t.TempDir(),
+		Logger:         hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Info}),
 	})
 	if err != nil {
 		cancel()

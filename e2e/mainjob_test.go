@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -317,7 +320,17 @@ func (c *cluster) checkNoSecretsLogged(t *testing.T) {
 			}
 		}
 	}
-	if len(secrets) < 4 {
+	for i, tok := range c.tokens {
+		secrets[fmt.Sprintf("join token %d", i)] = tok
+		secrets[fmt.Sprintf("join token %d secret part", i)] = tok[strings.LastIndex(tok, ".")+1:]
+	}
+	for what, dir := range map[string]string{"agent": c.agentState, "router": c.routerState,
+		"admin": filepath.Join(c.cpDataDir, "admin"), "controlplane": c.cpDataDir} {
+		for name, s := range privateKeys(t, dir) {
+			secrets[what+" private key "+name] = s
+		}
+	}
+	if len(secrets) < 10 {
 		t.Fatalf("found only %d secrets to look for", len(secrets))
 	}
 	all := c.logs.all()
@@ -346,4 +359,28 @@ func (c *cluster) containerLogs(t *testing.T, tenant, id string) string {
 		t.Fatalf("logs of tenant %s: %v", tenant, err)
 	}
 	return out.String()
+}
+
+// privateKeys reads the secret material in dir: each PEM private key's
+// base64 lines (any one of them in a log would be a leak) and the CA's
+// key-encryption key, hex-encoded.
+func privateKeys(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	if kek, err := os.ReadFile(filepath.Join(dir, "ca-kek")); err == nil {
+		out["ca-kek"] = hex.EncodeToString(kek)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "key.pem"))
+	if err != nil {
+		return out
+	}
+	for i, line := range strings.Split(string(data), "\n") {
+		if len(line) >= 40 && !strings.HasPrefix(line, "-----") {
+			out[fmt.Sprintf("key.pem line %d", i)] = line
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no private key in %s", dir)
+	}
+	return out
 }

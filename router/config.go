@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zaki-platform/zaki/internal/member"
 )
 
 // Config configures a router. Zero fields take the defaults given with them;
@@ -18,12 +20,19 @@ import (
 type Config struct {
 	Listen         string        // webhook listener, default "127.0.0.1:8443"
 	FrontListen    string        // Bot API front for containers, default "127.0.0.1:7480"
-	ControlPlane   string        // TenantService gRPC address, default "127.0.0.1:7400"
+	ControlPlane   string        // TenantService gRPC address; default: the one joined through (StateDir), else "127.0.0.1:7400"
 	BotToken       string        // the real token "<id>:<secret>"; only the router holds it
 	WebhookSecret  string        // checked on every webhook POST; 1-256 of A-Z a-z 0-9 _ -
 	TelegramAPIURL string        // default "https://api.telegram.org"
 	PublicURL      string        // if set, setWebhook(PublicURL+"/telegram/webhook") at start
 	ForwardTimeout time.Duration // one forward to a container, default 10s
+	// StateDir keeps the router's key, certificate and the cluster CA, for
+	// mutual TLS with the control plane (tls.go). Empty means plaintext,
+	// which a real control plane refuses: tests against a fake only.
+	StateDir string
+	// JoinToken joins the cluster at ControlPlane when StateDir holds no
+	// credentials yet. Never logged.
+	JoinToken string
 	// ProgressInterval is the control plane's progress period on WatchRoutes;
 	// a stream silent for three of them is torn down. Default 15s.
 	ProgressInterval time.Duration
@@ -74,6 +83,9 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.Listen, "127.0.0.1:8443")
 	def(&c.FrontListen, "127.0.0.1:7480")
+	if c.ControlPlane == "" && c.StateDir != "" {
+		c.ControlPlane = member.StoredControlPlane(c.StateDir)
+	}
 	def(&c.ControlPlane, "127.0.0.1:7400")
 	def(&c.TelegramAPIURL, "https://api.telegram.org")
 	c.TelegramAPIURL = strings.TrimRight(c.TelegramAPIURL, "/")

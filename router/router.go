@@ -14,10 +14,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+	"github.com/zaki-platform/zaki/internal/member"
 	"github.com/zaki-platform/zaki/internal/secret"
 )
 
@@ -32,6 +32,7 @@ type Router struct {
 
 	webhookLn, frontLn net.Listener
 	conn               *grpc.ClientConn
+	creds              *member.Credentials // nil: plaintext (tests only)
 
 	wg   sync.WaitGroup
 	done chan struct{} // closed when everything has stopped
@@ -54,8 +55,7 @@ func Start(ctx context.Context, cfg Config) (*Router, error) {
 	if err := r.listen(); err != nil {
 		return nil, err
 	}
-	// TODO(#3): mutual TLS to the control plane.
-	r.conn, err = grpc.NewClient(cfg.ControlPlane, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	r.conn, err = r.dialControlPlane(ctx)
 	if err != nil {
 		r.closeListeners()
 		return nil, fmt.Errorf("router: control plane %s: %w", cfg.ControlPlane, err)
@@ -144,6 +144,7 @@ func (r *Router) run(parent context.Context, tenants zakiv1.TenantServiceClient,
 	go r.delivery.discover()
 	go func() { defer r.wg.Done(); errs <- serve(webhookSrv, r.webhookLn) }()
 	go func() { defer r.wg.Done(); errs <- serve(frontSrv, r.frontLn) }()
+	r.startRenewal(ctx)
 	go r.stop(ctx, cancel, errs, webhookSrv, frontSrv)
 }
 

@@ -11,7 +11,10 @@ import (
 
 type agentCmd struct {
 	NodeID       string            `name:"node-id" env:"ZAKI_NODE_ID" help:"This node's id, [a-z0-9-] (default: the host name)."`
-	ControlPlane string            `name:"controlplane" env:"ZAKI_CONTROLPLANE" default:"127.0.0.1:7400" help:"gRPC address of the control plane (default: ${default})."`
+	ControlPlane string            `name:"controlplane" env:"ZAKI_CONTROLPLANE" help:"gRPC address of the control plane (default: the --join address, kept in --state-dir; else 127.0.0.1:7400)."`
+	Join         string            `name:"join" env:"ZAKI_JOIN" placeholder:"ADDR" help:"Join the cluster at this control-plane gRPC address with --token; needed once, the credentials are then kept in --state-dir (default: none)."`
+	Token        string            `name:"token" env:"ZAKI_JOIN_TOKEN" help:"Join token from 'zaki ctl token create' on the control plane; needed once, with --join. Prefer the environment variable (default: none)."`
+	StateDir     string            `name:"state-dir" env:"ZAKI_STATE_DIR" default:"/var/lib/zaki/agent" help:"Where this node keeps its private key, certificate and the cluster CA (default: ${default})."`
 	Address      string            `name:"address" env:"ZAKI_ADDRESS" default:"127.0.0.1" help:"Private address of this host: tenant ports bind only to it and routers forward to it (default: ${default})."`
 	PortMin      uint32            `name:"port-min" env:"ZAKI_PORT_MIN" default:"19000" help:"Lowest host port for tenant containers (default: ${default})."`
 	PortMax      uint32            `name:"port-max" env:"ZAKI_PORT_MAX" default:"19999" help:"Highest host port for tenant containers (default: ${default})."`
@@ -27,7 +30,9 @@ type agentCmd struct {
 func (c *agentCmd) config(g *Globals) agent.Config {
 	return agent.Config{
 		NodeID:       c.NodeID,
-		ControlPlane: c.ControlPlane,
+		ControlPlane: joinOr(c.Join, c.ControlPlane),
+		StateDir:     c.StateDir,
+		JoinToken:    c.Token,
 		Address:      c.Address,
 		PortMin:      c.PortMin,
 		PortMax:      c.PortMax,

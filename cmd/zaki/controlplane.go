@@ -18,6 +18,9 @@ type controlplaneCmd struct {
 	HTTPListen      string        `name:"http-listen" env:"ZAKI_HTTP_LISTEN" default:"127.0.0.1:7401" help:"Address of /healthz, /readyz and /metrics (default: ${default})."`
 	HeartbeatPeriod time.Duration `name:"heartbeat-period" env:"ZAKI_HEARTBEAT_PERIOD" default:"5s" help:"How often agents heartbeat (default: ${default})."`
 	DefaultProfile  string        `name:"default-profile" env:"ZAKI_DEFAULT_PROFILE" default:"openclaw" help:"Assistant profile of new tenants: openclaw or echo (default: ${default})."`
+
+	fleetFlags `embed:""`
+	trustFlags `embed:""`
 }
 
 func (c *controlplaneCmd) config(g *Globals) controlplane.Config {
@@ -31,6 +34,15 @@ func (c *controlplaneCmd) config(g *Globals) controlplane.Config {
 		DefaultProfile:  c.DefaultProfile,
 		Logger:          g.Logger("controlplane"),
 		Registry:        obs.NewRegistry(),
+
+		MissedHeartbeats: c.MissedHeartbeats,
+		UnknownGrace:     c.UnknownGrace,
+		PortCooldown:     c.PortCooldown,
+		SchedulerPolicy:  c.policy(),
+
+		CAKeyFile:      c.CAKeyFile,
+		AdvertiseNames: c.AdvertiseNames,
+		CertLifetime:   c.CertLifetime,
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -19,15 +18,21 @@ type ctlCmd struct {
 	ControlPlane string        `name:"controlplane" env:"ZAKI_CONTROLPLANE" default:"127.0.0.1:7400" help:"gRPC address of the control plane; a local zaki dev needs no flag (default: ${default})."`
 	Output       string        `name:"output" short:"o" env:"ZAKI_OUTPUT" default:"table" enum:"table,json" help:"Output format: table or json (default: ${default})."`
 	Timeout      time.Duration `name:"timeout" env:"ZAKI_CTL_TIMEOUT" default:"10s" help:"How long a call may take (default: ${default})."`
+	Credentials  string        `name:"credentials" env:"ZAKI_CREDENTIALS" placeholder:"DIR" help:"Directory of the operator's certificate, key and cluster CA, which the control plane writes to <data-dir>/admin (default: ./zaki-data/admin, then ~/.zaki/dev/admin from zaki dev)."`
 
-	Nodes   ctlNodesCmd   `cmd:"" help:"List nodes: address, state, session, tenants and memory."`
+	Nodes   ctlNodesCmd   `cmd:"" help:"List nodes (the default), or cordon, uncordon or remove one."`
 	Tenants ctlTenantsCmd `cmd:"" help:"List tenants: where each runs, its state, why it is not running, parked updates."`
+	Token   ctlTokenCmd   `cmd:"" help:"Join tokens: create one for a new host, list or revoke them."`
 }
 
-// dial connects to the control plane's admin API.
-// TODO(#3): mutual TLS with the node certificate once the cluster CA exists.
+// dial connects to the control plane's admin API with the operator's
+// credentials (ctl_credentials.go).
 func (c *ctlCmd) dial() (zakiv1.AdminServiceClient, func(), error) {
-	conn, err := grpc.NewClient(c.ControlPlane, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds, err := c.adminCredentials()
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := grpc.NewClient(c.ControlPlane, grpc.WithTransportCredentials(creds.TransportCredentials()))
 	if err != nil {
 		return nil, nil, fmt.Errorf("control plane %s: %w", c.ControlPlane, err)
 	}
@@ -58,9 +63,9 @@ func (c *ctlCmd) printJSON(w io.Writer, m proto.Message) error {
 	return err
 }
 
-type ctlNodesCmd struct{}
+type ctlNodesLsCmd struct{}
 
-func (ctlNodesCmd) Run(ctx context.Context, c *ctlCmd) error {
+func (ctlNodesLsCmd) Run(ctx context.Context, c *ctlCmd) error {
 	return c.call(ctx, func(ctx context.Context, client zakiv1.AdminServiceClient) error {
 		resp, err := client.ListNodes(ctx, &zakiv1.ListNodesRequest{})
 		if err != nil {

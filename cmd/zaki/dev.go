@@ -24,6 +24,7 @@ type devCmd struct {
 	HTTPListen     string `name:"http-listen" env:"ZAKI_HTTP_LISTEN" default:"127.0.0.1:7401" help:"Address of /healthz, /readyz and /metrics for every role (default: ${default})."`
 	StandinListen  string `name:"standin-listen" env:"ZAKI_STANDIN_LISTEN" default:"127.0.0.1:7490" help:"Address of the local Telegram stand-in (default: ${default})."`
 	NoPlay         bool   `name:"no-play" env:"ZAKI_NO_PLAY" help:"Do not play the sample conversation (default: play it when the stand-in runs)."`
+	CredentialsDir string `name:"credentials-dir" env:"ZAKI_DEV_CREDENTIALS" help:"Where to write the operator's credentials for zaki ctl (default: ~/.zaki/dev/admin, where zaki ctl looks)."`
 }
 
 func (d *devCmd) Run(ctx context.Context, g *Globals) error {
@@ -32,12 +33,13 @@ func (d *devCmd) Run(ctx context.Context, g *Globals) error {
 	c, err := devcluster.Start(ctx, devcluster.Options{
 		DataDir: d.DataDir, Profile: d.Profile, WebhookListen: d.Listen, GRPCListen: d.GRPCListen,
 		FrontPort: d.FrontPort, BotToken: d.BotToken, TelegramAPIURL: d.TelegramAPIURL,
-		PublicURL: d.PublicURL, WebhookSecret: d.WebhookSecret, OpsListen: d.HTTPListen, StandinListen: d.StandinListen, Logger: log,
+		PublicURL: d.PublicURL, WebhookSecret: d.WebhookSecret, OpsListen: d.HTTPListen, StandinListen: d.StandinListen, CredentialsDir: d.CredentialsDir, Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
-	say("control plane  grpc://%s   (zaki ctl nodes, zaki ctl tenants)", c.ControlPlane.Addr())
+	say("control plane  grpc://%s   (zaki ctl nodes, zaki ctl tenants; credentials in %s)",
+		c.ControlPlane.Addr(), c.CredentialsDir)
 	say("router         webhook %s   Bot API front %s", c.WebhookURL, c.Router.FrontAddr())
 	say("agent          node %q on the local Docker Engine, profile %q", c.NodeID, c.Profile)
 	if c.Standin != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/zaki-platform/zaki/agent"
 	"github.com/zaki-platform/zaki/controlplane"
+	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 	"github.com/zaki-platform/zaki/internal/dockerhost"
 	"github.com/zaki-platform/zaki/internal/obs"
 	"github.com/zaki-platform/zaki/internal/secret"
@@ -167,6 +169,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 		GRPCListen:      c.GRPCListen,
 		HeartbeatPeriod: time.Duration(c.HeartbeatSecs) * time.Second,
 		DefaultProfile:  c.Profile,
+		AdminDir:        c.CredentialsDir,
 		Logger:          c.Logger.Named("controlplane"),
 		Registry:        c.registry,
 	})
@@ -182,7 +185,14 @@ func (c *Cluster) startRouter(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stateDir := filepath.Join(c.DataDir, "router")
+	token, err := c.joinToken(ctx, zakiv1.Role_ROLE_ROUTER, stateDir)
+	if err != nil {
+		return err
+	}
 	r, err := router.Start(ctx, router.Config{
+		StateDir:       stateDir,
+		JoinToken:      token,
 		Listen:         c.WebhookListen,
 		FrontListen:    net.JoinHostPort(hostIP, strconv.Itoa(c.FrontPort)),
 		ControlPlane:   c.ControlPlane.Addr(),
@@ -202,7 +212,14 @@ func (c *Cluster) startRouter(ctx context.Context) error {
 }
 
 func (c *Cluster) startAgent(ctx context.Context) error {
+	stateDir := filepath.Join(c.DataDir, "agent")
+	token, err := c.joinToken(ctx, zakiv1.Role_ROLE_AGENT, stateDir)
+	if err != nil {
+		return err
+	}
 	a, err := agent.New(agent.Config{
+		StateDir:     stateDir,
+		JoinToken:    token,
 		NodeID:       c.NodeID,
 		ControlPlane: c.ControlPlane.Addr(),
 		Address:      "127.0.0.1",

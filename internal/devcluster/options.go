@@ -35,6 +35,10 @@ type Options struct {
 	// WebhookSecret defaults to a fresh random secret.
 	WebhookSecret string
 
+	// CredentialsDir receives the operator's credentials for zaki ctl;
+	// default ~/.zaki/dev/admin, where zaki ctl looks without flags.
+	CredentialsDir string
+
 	Logger hclog.Logger
 }
 
@@ -63,6 +67,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.BotToken != "" {
 		def(&o.TelegramAPIURL, "https://api.telegram.org")
+	}
+	if o.CredentialsDir == "" {
+		o.CredentialsDir = DefaultCredentialsDir()
 	}
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()

@@ -469,8 +469,11 @@ func (x *CreateJoinTokenRequest) GetDescription() string {
 type CreateJoinTokenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The whole token, shown once: "ZKT1.<CA hash>.<id>.<secret>".
-	Token         string         `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	Info          *JoinTokenInfo `protobuf:"bytes,2,opt,name=info,proto3" json:"info,omitempty"`
+	Token string         `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Info  *JoinTokenInfo `protobuf:"bytes,2,opt,name=info,proto3" json:"info,omitempty"`
+	// The address a joining host should dial, from the control plane's
+	// --advertise-name and listen port; empty when it cannot tell.
+	JoinAddress   string `protobuf:"bytes,3,opt,name=join_address,json=joinAddress,proto3" json:"join_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -517,6 +520,13 @@ func (x *CreateJoinTokenResponse) GetInfo() *JoinTokenInfo {
 		return x.Info
 	}
 	return nil
+}
+
+func (x *CreateJoinTokenResponse) GetJoinAddress() string {
+	if x != nil {
+		return x.JoinAddress
+	}
+	return ""
 }
 
 // JoinTokenInfo describes a token without its secret.
@@ -985,10 +995,11 @@ const file_zaki_v1_admin_proto_rawDesc = "" +
 	"\x16CreateJoinTokenRequest\x12!\n" +
 	"\x04role\x18\x01 \x01(\x0e2\r.zaki.v1.RoleR\x04role\x12+\n" +
 	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\"[\n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"~\n" +
 	"\x17CreateJoinTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12*\n" +
-	"\x04info\x18\x02 \x01(\v2\x16.zaki.v1.JoinTokenInfoR\x04info\"\x88\x02\n" +
+	"\x04info\x18\x02 \x01(\v2\x16.zaki.v1.JoinTokenInfoR\x04info\x12!\n" +
+	"\fjoin_address\x18\x03 \x01(\tR\vjoinAddress\"\x88\x02\n" +
 	"\rJoinTokenInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\x04role\x18\x02 \x01(\x0e2\r.zaki.v1.RoleR\x04role\x12 \n" +

@@ -259,6 +259,61 @@ func (x *RenewResponse) GetNotAfter() *timestamppb.Timestamp {
 	return nil
 }
 
+// StoredJoinToken is a join token as the control plane keeps it in etcd
+// (/zaki/v1/tokens/<id>): its description and the SHA-256 of its secret,
+// never the secret itself.
+type StoredJoinToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *JoinTokenInfo         `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	SecretSha256  []byte                 `protobuf:"bytes,2,opt,name=secret_sha256,json=secretSha256,proto3" json:"secret_sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoredJoinToken) Reset() {
+	*x = StoredJoinToken{}
+	mi := &file_zaki_v1_join_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredJoinToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredJoinToken) ProtoMessage() {}
+
+func (x *StoredJoinToken) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_join_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredJoinToken.ProtoReflect.Descriptor instead.
+func (*StoredJoinToken) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_join_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *StoredJoinToken) GetInfo() *JoinTokenInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *StoredJoinToken) GetSecretSha256() []byte {
+	if x != nil {
+		return x.SecretSha256
+	}
+	return nil
+}
+
 var File_zaki_v1_join_proto protoreflect.FileDescriptor
 
 const file_zaki_v1_join_proto_rawDesc = "" +
@@ -278,7 +333,10 @@ const file_zaki_v1_join_proto_rawDesc = "" +
 	"\rRenewResponse\x12\x19\n" +
 	"\bcert_der\x18\x01 \x01(\fR\acertDer\x12\x15\n" +
 	"\x06ca_der\x18\x02 \x01(\fR\x05caDer\x127\n" +
-	"\tnot_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter2z\n" +
+	"\tnot_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\"b\n" +
+	"\x0fStoredJoinToken\x12*\n" +
+	"\x04info\x18\x01 \x01(\v2\x16.zaki.v1.JoinTokenInfoR\x04info\x12#\n" +
+	"\rsecret_sha256\x18\x02 \x01(\fR\fsecretSha2562z\n" +
 	"\vJoinService\x123\n" +
 	"\x04Join\x12\x14.zaki.v1.JoinRequest\x1a\x15.zaki.v1.JoinResponse\x126\n" +
 	"\x05Renew\x12\x15.zaki.v1.RenewRequest\x1a\x16.zaki.v1.RenewResponseB2Z0github.com/zaki-platform/zaki/gen/zaki/v1;zakiv1b\x06proto3"
@@ -295,28 +353,31 @@ func file_zaki_v1_join_proto_rawDescGZIP() []byte {
 	return file_zaki_v1_join_proto_rawDescData
 }
 
-var file_zaki_v1_join_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_zaki_v1_join_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_zaki_v1_join_proto_goTypes = []any{
 	(*JoinRequest)(nil),           // 0: zaki.v1.JoinRequest
 	(*JoinResponse)(nil),          // 1: zaki.v1.JoinResponse
 	(*RenewRequest)(nil),          // 2: zaki.v1.RenewRequest
 	(*RenewResponse)(nil),         // 3: zaki.v1.RenewResponse
-	(Role)(0),                     // 4: zaki.v1.Role
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*StoredJoinToken)(nil),       // 4: zaki.v1.StoredJoinToken
+	(Role)(0),                     // 5: zaki.v1.Role
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*JoinTokenInfo)(nil),         // 7: zaki.v1.JoinTokenInfo
 }
 var file_zaki_v1_join_proto_depIdxs = []int32{
-	4, // 0: zaki.v1.JoinResponse.role:type_name -> zaki.v1.Role
-	5, // 1: zaki.v1.JoinResponse.not_after:type_name -> google.protobuf.Timestamp
-	5, // 2: zaki.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
-	0, // 3: zaki.v1.JoinService.Join:input_type -> zaki.v1.JoinRequest
-	2, // 4: zaki.v1.JoinService.Renew:input_type -> zaki.v1.RenewRequest
-	1, // 5: zaki.v1.JoinService.Join:output_type -> zaki.v1.JoinResponse
-	3, // 6: zaki.v1.JoinService.Renew:output_type -> zaki.v1.RenewResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	5, // 0: zaki.v1.JoinResponse.role:type_name -> zaki.v1.Role
+	6, // 1: zaki.v1.JoinResponse.not_after:type_name -> google.protobuf.Timestamp
+	6, // 2: zaki.v1.RenewResponse.not_after:type_name -> google.protobuf.Timestamp
+	7, // 3: zaki.v1.StoredJoinToken.info:type_name -> zaki.v1.JoinTokenInfo
+	0, // 4: zaki.v1.JoinService.Join:input_type -> zaki.v1.JoinRequest
+	2, // 5: zaki.v1.JoinService.Renew:input_type -> zaki.v1.RenewRequest
+	1, // 6: zaki.v1.JoinService.Join:output_type -> zaki.v1.JoinResponse
+	3, // 7: zaki.v1.JoinService.Renew:output_type -> zaki.v1.RenewResponse
+	6, // [6:8] is the sub-list for method output_type
+	4, // [4:6] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_zaki_v1_join_proto_init() }
@@ -331,7 +392,7 @@ func file_zaki_v1_join_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zaki_v1_join_proto_rawDesc), len(file_zaki_v1_join_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
