@@ -51,7 +51,7 @@ type Config struct {
 // WebhookPath is where Telegram posts updates.
 const WebhookPath = "/telegram/webhook"
 
-var errNoToken = errors.New("router: bot token is required")
+var errNoToken = errors.New("bot token is required")
 
 // maxWebhookSecret is the longest secret_token setWebhook accepts.
 const maxWebhookSecret = 256
@@ -63,13 +63,13 @@ func checkWebhookSecret(s string) error {
 	const rule = "1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule for secret_token)"
 	switch {
 	case s == "":
-		return errors.New("router: webhook secret is required: " + rule)
+		return errors.New("webhook secret is required: " + rule)
 	case len(s) > maxWebhookSecret:
-		return fmt.Errorf("router: webhook secret is %d bytes long, want %s", len(s), rule)
+		return fmt.Errorf("webhook secret is %d bytes long, want %s", len(s), rule)
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return fmt.Errorf("router: webhook secret has a character not allowed at byte %d, want %s", i+1, rule)
+			return fmt.Errorf("webhook secret has a character not allowed at byte %d, want %s", i+1, rule)
 		}
 	}
 	return nil
@@ -138,11 +138,11 @@ func parseBotID(token string) (int64, error) {
 	}
 	idPart, rest, ok := strings.Cut(token, ":")
 	if !ok || rest == "" {
-		return 0, errors.New("router: bot token is malformed: want <bot id>:<secret>")
+		return 0, errors.New("bot token is malformed: want <bot id>:<secret>")
 	}
 	id, err := strconv.ParseInt(idPart, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, errors.New("router: bot token is malformed: the part before ':' is not a bot id")
+		return 0, errors.New("bot token is malformed: the part before ':' is not a bot id")
 	}
 	return id, nil
 }

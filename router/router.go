@@ -58,10 +58,10 @@ func Start(ctx context.Context, cfg Config) (*Router, error) {
 	r.conn, err = r.dialControlPlane(ctx)
 	if err != nil {
 		r.closeListeners()
-		return nil, fmt.Errorf("router: control plane %s: %w", cfg.ControlPlane, err)
+		return nil, fmt.Errorf("control plane %s: %w", cfg.ControlPlane, err)
 	}
 	tenants := zakiv1.NewTenantServiceClient(r.conn)
-	if err := setBot(ctx, tenants, botID); err != nil {
+	if err := setBot(ctx, r.log, tenants, botID); err != nil {
 		r.closeListeners()
 		r.conn.Close()
 		return nil, err
@@ -82,11 +82,11 @@ func Start(ctx context.Context, cfg Config) (*Router, error) {
 func (r *Router) listen() error {
 	var err error
 	if r.webhookLn, err = net.Listen("tcp", r.cfg.Listen); err != nil {
-		return fmt.Errorf("router: webhook listener: %w", err)
+		return fmt.Errorf("webhook listener: %w", err)
 	}
 	if r.frontLn, err = net.Listen("tcp", r.cfg.FrontListen); err != nil {
 		r.webhookLn.Close()
-		return fmt.Errorf("router: bot api front listener: %w", err)
+		return fmt.Errorf("bot api front listener: %w", err)
 	}
 	return nil
 }
@@ -96,9 +96,10 @@ func (r *Router) closeListeners() {
 	r.frontLn.Close()
 }
 
-// setBot records the bot with the control plane, retrying while it is
-// unreachable; a different bot already recorded is final.
-func setBot(ctx context.Context, tenants zakiv1.TenantServiceClient, botID int64) error {
+// setBot records the bot with the control plane, waiting for as long as the
+// control plane is unreachable (a router started first, or during its
+// restart) and saying so; a different bot already recorded is final.
+func setBot(ctx context.Context, log hclog.Logger, tenants zakiv1.TenantServiceClient, botID int64) error {
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		_, err := tenants.SetBot(ctx, &zakiv1.SetBotRequest{BotId: botID})
 		if status.Code(err) == codes.Unavailable {
@@ -108,9 +109,11 @@ func setBot(ctx context.Context, tenants zakiv1.TenantServiceClient, botID int64
 			return struct{}{}, backoff.Permanent(err)
 		}
 		return struct{}{}, nil
-	}, backoff.WithMaxElapsedTime(30*time.Second))
+	}, backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, next time.Duration) {
+		log.Warn("control plane not reachable yet, retrying", "retry_in", next.Round(time.Millisecond), "error", err)
+	}))
 	if err != nil {
-		return fmt.Errorf("router: set bot %d: %w", botID, err)
+		return fmt.Errorf("set bot %d: %w", botID, err)
 	}
 	return nil
 }

@@ -22,6 +22,8 @@ type devCmd struct {
 	PublicURL      string `name:"public-url" env:"ZAKI_PUBLIC_URL" help:"Public HTTPS base URL of the router; when set, the webhook is registered with Telegram (default: none)."`
 	WebhookSecret  string `name:"webhook-secret" env:"ZAKI_WEBHOOK_SECRET" help:"Webhook secret (default: a fresh random one)."`
 	HTTPListen     string `name:"http-listen" env:"ZAKI_HTTP_LISTEN" default:"127.0.0.1:7401" help:"Address of /healthz, /readyz and /metrics for every role (default: ${default})."`
+	EtcdClientURL  string `name:"etcd-client-url" env:"ZAKI_DEV_ETCD_CLIENT_URL" default:"http://127.0.0.1:7410" help:"Embedded etcd's client URL (default: ${default})."`
+	EtcdPeerURL    string `name:"etcd-peer-url" env:"ZAKI_DEV_ETCD_PEER_URL" default:"http://127.0.0.1:7411" help:"Embedded etcd's peer URL (default: ${default})."`
 	StandinListen  string `name:"standin-listen" env:"ZAKI_STANDIN_LISTEN" default:"127.0.0.1:7490" help:"Address of the local Telegram stand-in (default: ${default})."`
 	NoPlay         bool   `name:"no-play" env:"ZAKI_NO_PLAY" help:"Do not play the sample conversation (default: play it when the stand-in runs)."`
 	CredentialsDir string `name:"credentials-dir" env:"ZAKI_DEV_CREDENTIALS" help:"Where to write the operator's credentials for zaki ctl (default: ~/.zaki/dev/admin, where zaki ctl looks)."`
@@ -31,9 +33,11 @@ func (d *devCmd) Run(ctx context.Context, g *Globals) error {
 	log := g.Logger("dev")
 	say("starting Zaki on this machine: embedded etcd, control plane, agent, router")
 	c, err := devcluster.Start(ctx, devcluster.Options{
-		DataDir: d.DataDir, Profile: d.Profile, WebhookListen: d.Listen, GRPCListen: d.GRPCListen,
-		FrontPort: d.FrontPort, BotToken: d.BotToken, TelegramAPIURL: d.TelegramAPIURL,
-		PublicURL: d.PublicURL, WebhookSecret: d.WebhookSecret, OpsListen: d.HTTPListen, StandinListen: d.StandinListen, CredentialsDir: d.CredentialsDir, Logger: log,
+		DataDir: d.DataDir, Profile: d.Profile, CredentialsDir: d.CredentialsDir,
+		WebhookListen: d.Listen, GRPCListen: d.GRPCListen, OpsListen: d.HTTPListen, FrontPort: d.FrontPort,
+		StandinListen: d.StandinListen, EtcdClientURL: d.EtcdClientURL, EtcdPeerURL: d.EtcdPeerURL,
+		BotToken: d.BotToken, TelegramAPIURL: d.TelegramAPIURL, PublicURL: d.PublicURL,
+		WebhookSecret: d.WebhookSecret, Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
@@ -81,7 +85,8 @@ func printReplies(ctx context.Context, s *tgstandin.Server) {
 		case <-ctx.Done():
 			return
 		case call := <-calls:
-			if call.Method != "sendMessage" {
+			if call.Method != "sendMessage" || call.ChatID == 0 {
+				// A call the stand-in refused names no chat.
 				continue
 			}
 			who := names[call.ChatID]

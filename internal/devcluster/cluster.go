@@ -59,7 +59,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		c.cleanup()
 		if errors.Is(err, syscall.EADDRINUSE) {
 			err = fmt.Errorf("%w\n(is another zaki dev running? stop it, or move this one with "+
-				"--listen, --grpc-listen, --http-listen, --front-port and --standin-listen)", err)
+				"--listen, --grpc-listen, --http-listen, --front-port, --standin-listen, --etcd-client-url and --etcd-peer-url)", err)
 		}
 		return nil, err
 	}
