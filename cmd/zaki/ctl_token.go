@@ -20,9 +20,10 @@ type ctlTokenCmd struct {
 }
 
 type ctlTokenCreateCmd struct {
-	Role        string        `name:"role" default:"agent" enum:"agent,router,admin" help:"What the token joins as: agent, router or admin (default: ${default})."`
-	TTL         time.Duration `name:"ttl" default:"24h" help:"How long the token can be used (default: ${default})."`
-	Description string        `name:"description" help:"A note shown by 'token list' (default: none)."`
+	Role        string        `name:"role" env:"ZAKI_TOKEN_ROLE" default:"agent" enum:"agent,router,admin" help:"What the token joins as: agent, router or admin (default: ${default})."`
+	TTL         time.Duration `name:"ttl" env:"ZAKI_TOKEN_TTL" default:"24h" help:"How long the token can be used (default: ${default})."`
+	Description string        `name:"description" env:"ZAKI_TOKEN_DESCRIPTION" help:"A note shown by 'token list' (default: none)."`
+	Quiet       bool          `name:"quiet" short:"q" help:"Print the token alone, for scripts (default: off)."`
 }
 
 var tokenRoles = map[string]zakiv1.Role{
@@ -36,7 +37,11 @@ func (t *ctlTokenCreateCmd) Run(ctx context.Context, c *ctlCmd) error {
 		if err != nil {
 			return err
 		}
-		if c.Output == "json" {
+		switch {
+		case t.Quiet:
+			_, err := fmt.Println(resp.GetToken())
+			return err
+		case c.Output == "json":
 			return c.printJSON(os.Stdout, resp)
 		}
 		addr := resp.GetJoinAddress()
