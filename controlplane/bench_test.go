@@ -10,7 +10,6 @@ import (
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 	"github.com/zaki-platform/zaki/internal/pki"
-	"github.com/zaki-platform/zaki/internal/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 )
@@ -31,31 +30,8 @@ const (
 // production) until the benchmark ends.
 func benchServer(b *testing.B, mods ...func(*Config)) *Server {
 	b.Helper()
-	cfg := Config{
-		DataDir:         b.TempDir(),
-		EtcdClientURL:   fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(b)),
-		EtcdPeerURL:     fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(b)),
-		GRPCListen:      "127.0.0.1:0",
-		HeartbeatPeriod: time.Second,
-		DefaultProfile:  "echo",
-		profiles:        testProfiles,
-	}
-	for _, m := range mods {
-		m(&cfg)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := Start(ctx, cfg)
-	if err != nil {
-		cancel()
-		b.Fatalf("start: %v", err)
-	}
-	b.Cleanup(func() {
-		cancel()
-		if err := s.Wait(); err != nil {
-			b.Errorf("wait: %v", err)
-		}
-	})
-	return s
+	production := func(c *Config) { c.unsafeNoFsync, c.ProgressInterval, c.pendingRetry = false, 0, 0 }
+	return startConfig(b, testConfig(b, append([]func(*Config){production}, mods...)...))
 }
 
 // benchConn is a mutual-TLS connection to s as a control plane, which may

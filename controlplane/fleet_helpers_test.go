@@ -8,7 +8,6 @@ import (
 	"time"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
-	"github.com/zaki-platform/zaki/internal/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -44,21 +43,7 @@ type restartable struct {
 }
 
 func newRestartable(t *testing.T, mods ...func(*Config)) *restartable {
-	cfg := Config{
-		DataDir:          t.TempDir(),
-		EtcdClientURL:    fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(t)),
-		EtcdPeerURL:      fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(t)),
-		GRPCListen:       "127.0.0.1:0",
-		HeartbeatPeriod:  time.Second,
-		ProgressInterval: 200 * time.Millisecond,
-		DefaultProfile:   "echo",
-		unsafeNoFsync:    true,
-		profiles:         testProfiles,
-		pendingRetry:     200 * time.Millisecond,
-	}
-	for _, m := range mods {
-		m(&cfg)
-	}
+	cfg := testConfig(t, mods...)
 	r := &restartable{t: t, cfg: cfg}
 	t.Cleanup(func() {
 		if r.stop != nil {

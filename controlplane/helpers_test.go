@@ -35,9 +35,9 @@ func testProfiles(name string) (profile.Profile, error) {
 	return profile.Profile{}, fmt.Errorf("unknown assistant profile %q", name)
 }
 
-// startServer runs a control plane on embedded etcd with free loopback ports
-// and a temp data dir; it stops at the end of the test.
-func startServer(t *testing.T, mods ...func(*Config)) *Server {
+// testConfig is a control plane on embedded etcd with free loopback ports, a
+// temp data dir and no fsync, changed by mods.
+func testConfig(t testing.TB, mods ...func(*Config)) Config {
 	t.Helper()
 	cfg := Config{
 		DataDir:          t.TempDir(),
@@ -54,6 +54,18 @@ func startServer(t *testing.T, mods ...func(*Config)) *Server {
 	for _, m := range mods {
 		m(&cfg)
 	}
+	return cfg
+}
+
+// startServer runs a control plane of testConfig(mods) until the test ends.
+func startServer(t testing.TB, mods ...func(*Config)) *Server {
+	t.Helper()
+	return startConfig(t, testConfig(t, mods...))
+}
+
+// startConfig runs a control plane of cfg until the test ends.
+func startConfig(t testing.TB, cfg Config) *Server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := Start(ctx, cfg)
 	if err != nil {

@@ -42,19 +42,7 @@ func tenantIDFor(chatID int64) string { return strconv.FormatInt(chatID, 10) }
 
 // parsePortKey splits ports/<node_id>/<port>.
 func parsePortKey(key string) (nodeID string, port uint32, ok bool) {
-	rest, found := strings.CutPrefix(key, portsPrefix)
-	if !found {
-		return "", 0, false
-	}
-	nodeID, p, found := strings.Cut(rest, "/")
-	if !found {
-		return "", 0, false
-	}
-	n, err := strconv.ParseUint(p, 10, 32)
-	if err != nil {
-		return "", 0, false
-	}
-	return nodeID, uint32(n), true
+	return parseNodePortKey(key, portsPrefix)
 }
 
 // parseParkedKey splits parked/<tenant_id>/<update_id>.
