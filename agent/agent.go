@@ -65,7 +65,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a.eng = &engine{d: cfg.Docker, node: cfg.NodeID}
 	if a.m, err = newMetrics(cfg.Registry); err != nil {
-		return nil, fmt.Errorf("agent: register metrics: %w", err)
+		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	a.board = newBoard(a.m.containers)
 	return a, nil

@@ -88,12 +88,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.NodeID == "" {
 		host, err := os.Hostname()
 		if err != nil {
-			return cfg, fmt.Errorf("agent: node id not set and no hostname: %w", err)
+			return cfg, fmt.Errorf("node id not set and no hostname: %w", err)
 		}
 		cfg.NodeID = SanitizeNodeID(host)
 	}
 	if !nodeIDPattern.MatchString(cfg.NodeID) {
-		return cfg, fmt.Errorf("agent: node id %q must match %s", cfg.NodeID, nodeIDPattern)
+		return cfg, fmt.Errorf("node id %q must match %s", cfg.NodeID, nodeIDPattern)
 	}
 	if cfg.ControlPlane == "" && cfg.StateDir != "" {
 		cfg.ControlPlane = member.StoredControlPlane(cfg.StateDir)
@@ -109,7 +109,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.PortMin, cfg.PortMax = DefaultPortMin, DefaultPortMax
 	}
 	if cfg.PortMin == 0 || cfg.PortMin > cfg.PortMax || cfg.PortMax > 65535 {
-		return cfg, fmt.Errorf("agent: invalid host port range %d-%d", cfg.PortMin, cfg.PortMax)
+		return cfg, fmt.Errorf("invalid host port range %d-%d", cfg.PortMin, cfg.PortMax)
 	}
 	if cfg.MemoryBytes == 0 {
 		cfg.MemoryBytes = DefaultMemoryBytes

@@ -38,7 +38,7 @@ func (a *Agent) runSessions(ctx context.Context) error {
 	}
 	conn, err := grpc.NewClient(a.cfg.ControlPlane, a.transport(creds))
 	if err != nil {
-		return fmt.Errorf("agent: dial control plane %s: %w", a.cfg.ControlPlane, err)
+		return fmt.Errorf("dial control plane %s: %w", a.cfg.ControlPlane, err)
 	}
 	defer conn.Close()
 	cli := zakiv1.NewAgentServiceClient(conn)
@@ -46,6 +46,9 @@ func (a *Agent) runSessions(ctx context.Context) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 250 * time.Millisecond
 	b.MaxInterval = 30 * time.Second
+	// lastFailure keeps a failure that repeats (a revoked certificate, a
+	// control plane that is down) to one Warn line until it changes.
+	lastFailure := ""
 	for {
 		healthy, err := a.session(ctx, cli)
 		if ctx.Err() != nil {
@@ -54,10 +57,15 @@ func (a *Agent) runSessions(ctx context.Context) error {
 		}
 		a.setReady(fmt.Errorf("no session with the control plane at %s: %w", a.cfg.ControlPlane, err))
 		a.m.reconnects.Inc()
-		if healthy {
+		switch {
+		case healthy:
 			b.Reset()
+			lastFailure = ""
 			a.log.Info("session lost", "addr", a.cfg.ControlPlane, "error", err)
-		} else {
+		case err.Error() != lastFailure:
+			lastFailure = err.Error()
+			a.log.Warn("no session with the control plane, retrying with backoff", "addr", a.cfg.ControlPlane, "error", err)
+		default:
 			a.log.Debug("session failed", "addr", a.cfg.ControlPlane, "error", err)
 		}
 		t := time.NewTimer(b.NextBackOff())

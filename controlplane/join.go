@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 	"github.com/zaki-platform/zaki/internal/pki"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // errJoinRefused is a join whose token does not let it in: unknown, wrong
@@ -29,6 +31,9 @@ func (c *Controller) Join(ctx context.Context, token string, csrDER []byte, node
 	if tok.CAHash != c.trust.ca.Hash() {
 		return nil, 0, fmt.Errorf("%w: join token %s was made for another cluster CA (%s), not this one (%s)",
 			errPrecondition, tok.ID, shortHash(tok.CAHash), shortHash(c.trust.ca.Hash()))
+	}
+	if err := c.checkNodeFree(ctx, nodeID); err != nil {
+		return nil, 0, err
 	}
 	var cert *x509.Certificate
 	var role zakiv1.Role
@@ -59,6 +64,36 @@ func (c *Controller) Join(ctx context.Context, token string, csrDER []byte, node
 	}
 	c.log.Info("member joined", "node", id.ID, "role", string(id.Role), "token_id", tok.ID)
 	return cert, role, nil
+}
+
+// checkNodeFree refuses a join as a node id that is already in use, by a
+// registered node or by a live certificate: a join token must never let a
+// second host take over an existing node and its tenants.
+// TODO(#3): two joins racing for one new id can both pass; guard the issued
+// record with create-revision == 0 in the token's transaction.
+func (c *Controller) checkNodeFree(ctx context.Context, nodeID string) error {
+	if nodeID == "" {
+		return nil
+	}
+	taken := fmt.Errorf("%w: node %s already exists: a join never takes over a node; remove it first "+
+		"with `zaki ctl nodes rm %s`, or join with another --node-id", errPrecondition, nodeID, nodeID)
+	node, err := c.cli.Get(ctx, nodeKey(nodeID), clientv3.WithCountOnly())
+	if err != nil {
+		return fmt.Errorf("%w: read node %s: %v", errUnavailable, nodeID, err)
+	}
+	if node.Count > 0 {
+		return taken
+	}
+	issued, err := c.cli.Get(ctx, issuedPrefix+nodeID+"/", clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("%w: read certificates of %s: %v", errUnavailable, nodeID, err)
+	}
+	for _, kv := range issued.Kvs {
+		if notAfter, err := time.Parse(time.RFC3339, string(kv.Value)); err != nil || c.now().Before(notAfter) {
+			return taken
+		}
+	}
+	return nil
 }
 
 // checkToken decides whether a stored token lets tok in, in an order that

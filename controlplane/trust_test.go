@@ -73,6 +73,7 @@ func TestJoin(t *testing.T) {
 	}{
 		{"good token", good, "node-a", codes.OK, ""},
 		{"good token again, another node", good, "node-b", codes.OK, ""},
+		{"a node id that already has a certificate", good, "node-a", codes.FailedPrecondition, "a join never takes over a node"},
 		{"wrong secret", wrongSecret.String(), "node-c", codes.Unauthenticated, "unknown or its secret is wrong"},
 		{"unknown token", unknown.String(), "node-c", codes.Unauthenticated, "unknown or its secret is wrong"},
 		{"revoked token", revoked, "node-c", codes.Unauthenticated, "was revoked"},

@@ -36,13 +36,13 @@ func (r *Router) setWebhook(ctx context.Context) error {
 	url := r.cfg.TelegramAPIURL + "/bot" + r.cfg.BotToken + "/setWebhook"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return errors.New("router: setWebhook: bad Telegram API URL")
+		return errors.New("setWebhook: bad Telegram API URL")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := r.cfg.HTTPClient.Do(req)
 	if err != nil {
 		msg := strings.ReplaceAll(err.Error(), r.cfg.BotToken, secret.Fingerprint(r.cfg.BotToken))
-		return fmt.Errorf("router: setWebhook: %s", msg)
+		return fmt.Errorf("setWebhook: %s", msg)
 	}
 	defer resp.Body.Close()
 	var answer struct {
@@ -51,7 +51,7 @@ func (r *Router) setWebhook(ctx context.Context) error {
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err := json.Unmarshal(raw, &answer); err != nil || !answer.OK {
-		return fmt.Errorf("router: setWebhook refused (%d): %s", resp.StatusCode, answer.Description)
+		return fmt.Errorf("setWebhook refused (%d): %s", resp.StatusCode, answer.Description)
 	}
 	r.log.Info("webhook registered", "addr", r.cfg.PublicURL+WebhookPath)
 	return nil

@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"fmt"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -20,7 +19,7 @@ func (r *Router) dialControlPlane(ctx context.Context) (*grpc.ClientConn, error)
 		c, err := member.Ensure(ctx, member.Options{Dir: r.cfg.StateDir, Role: pki.RoleRouter,
 			JoinAddr: r.cfg.ControlPlane, Token: r.cfg.JoinToken, Logger: r.log})
 		if err != nil {
-			return nil, fmt.Errorf("router: %w", err)
+			return nil, err
 		}
 		r.creds, creds = c, c.TransportCredentials()
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -27,31 +29,42 @@ type ctlCmd struct {
 
 // dial connects to the control plane's admin API with the operator's
 // credentials (ctl_credentials.go).
-func (c *ctlCmd) dial() (zakiv1.AdminServiceClient, func(), error) {
-	creds, err := c.adminCredentials()
+func (c *ctlCmd) dial() (zakiv1.AdminServiceClient, string, func(), error) {
+	creds, dir, err := c.adminCredentials()
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	conn, err := grpc.NewClient(c.ControlPlane, grpc.WithTransportCredentials(creds.TransportCredentials()))
 	if err != nil {
-		return nil, nil, fmt.Errorf("control plane %s: %w", c.ControlPlane, err)
+		return nil, "", nil, fmt.Errorf("control plane %s: %w", c.ControlPlane, err)
 	}
-	return zakiv1.NewAdminServiceClient(conn), func() { _ = conn.Close() }, nil
+	return zakiv1.NewAdminServiceClient(conn), dir, func() { _ = conn.Close() }, nil
 }
 
-// call runs one admin call with the timeout and a hint on how to reach the control plane.
+// call runs one admin call with the timeout. When the control plane could
+// not be reached, or refused the credentials, the error says what to check.
 func (c *ctlCmd) call(ctx context.Context, fn func(context.Context, zakiv1.AdminServiceClient) error) error {
-	client, closeConn, err := c.dial()
+	client, dir, closeConn, err := c.dial()
 	if err != nil {
 		return err
 	}
 	defer closeConn()
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	if err := fn(ctx, client); err != nil {
-		return fmt.Errorf("%w\n(is a control plane listening on %s? start one with `zaki dev` or `zaki controlplane`, or point at it with --controlplane or ZAKI_CONTROLPLANE)", err, c.ControlPlane)
+	err = fn(ctx, client)
+	switch status.Code(err) {
+	case codes.OK:
+		return nil
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return fmt.Errorf("%w\n(is a control plane listening on %s, and are the credentials in %s its own? "+
+			"point at it with --controlplane or ZAKI_CONTROLPLANE, and at its <data-dir>/admin with "+
+			"--credentials or ZAKI_CREDENTIALS; start one with `zaki dev` or `zaki controlplane`)", err, c.ControlPlane, dir)
+	case codes.Unauthenticated, codes.PermissionDenied:
+		return fmt.Errorf("%w\n(the credentials in %s are not accepted by %s: use its <data-dir>/admin "+
+			"with --credentials or ZAKI_CREDENTIALS)", err, dir, c.ControlPlane)
+	default:
+		return err
 	}
-	return nil
 }
 
 func (c *ctlCmd) printJSON(w io.Writer, m proto.Message) error {

@@ -17,13 +17,13 @@ const controlplaneAdminDir = "zaki-data/admin"
 // adminCredentials reads the operator's credentials: --credentials (or
 // ZAKI_CREDENTIALS) when given, else the first of ./zaki-data/admin and the
 // zaki dev directory that holds some.
-func (c *ctlCmd) adminCredentials() (*member.Credentials, error) {
+func (c *ctlCmd) adminCredentials() (*member.Credentials, string, error) {
 	if c.Credentials != "" {
 		creds, err := member.Load(c.Credentials)
 		if err != nil {
-			return nil, fmt.Errorf("credentials in %s: %w", c.Credentials, err)
+			return nil, "", fmt.Errorf("credentials in %s: %w", c.Credentials, err)
 		}
-		return creds, nil
+		return creds, c.Credentials, nil
 	}
 	tried := []string{controlplaneAdminDir, devcluster.DefaultCredentialsDir()}
 	for _, dir := range tried {
@@ -32,13 +32,13 @@ func (c *ctlCmd) adminCredentials() (*member.Credentials, error) {
 		}
 		creds, err := member.Load(dir)
 		if err == nil {
-			return creds, nil
+			return creds, dir, nil
 		}
 		if !errors.Is(err, pki.ErrNoBundle) {
-			return nil, fmt.Errorf("credentials in %s: %w", dir, err)
+			return nil, "", fmt.Errorf("credentials in %s: %w", dir, err)
 		}
 	}
-	return nil, fmt.Errorf("no credentials found in %s: pass --credentials DIR (or set ZAKI_CREDENTIALS), "+
+	return nil, "", fmt.Errorf("no credentials found in %s: pass --credentials DIR (or set ZAKI_CREDENTIALS), "+
 		"or run on the control plane host, which writes them to <data-dir>/admin",
 		strings.Join(tried, " or "))
 }

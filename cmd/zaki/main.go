@@ -50,7 +50,7 @@ func main() {
 		kong.Name("zaki"),
 		kong.Description("Zaki gives every person who talks to one shared Telegram bot their own private AI assistant, "+
 			"each in its own container, on a fleet of hosts. Every flag can also be set by the environment variable shown beside it."),
-		kong.UsageOnError(),
+		kong.ShortUsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -81,7 +81,8 @@ func checkStored(c *Credentials, o Options) error {
 	if tok.CAHash != pki.CertHash(b.CA.Raw) {
 		return fmt.Errorf("member: %s holds credentials of another cluster than the join token's: %s", o.Dir, redo)
 	}
-	o.Logger.Info("already joined; the join token is not needed any more", "node", id.ID)
+	o.Logger.Info("already joined, so the join token is not used; to join again (after `zaki ctl nodes rm`), "+
+		"remove the state directory first", "node", id.ID, "state_dir", o.Dir)
 	return nil
 }
 
