@@ -121,14 +121,46 @@ func (t *trust) authUnary() grpc.UnaryServerInterceptor {
 }
 
 // authStream is the stream interceptor of authorize. An agent's session
-// may only register the node its certificate names.
+// may only register the node its certificate names. A stream ends when its
+// caller's certificate is revoked: a revoked router must not go on hearing
+// the routes (and their secrets) on a stream it opened before.
 func (t *trust) authStream() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		ctx, err := t.authorize(ss.Context(), info.FullMethod)
 		if err != nil {
 			return err
 		}
-		return h(srv, &authedStream{ServerStream: ss, ctx: ctx})
+		who, ok := callerOf(ctx)
+		if !ok {
+			return h(srv, &authedStream{ServerStream: ss, ctx: ctx})
+		}
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go t.cancelOnRevoke(ctx, cancel, who)
+		err = h(srv, &authedStream{ServerStream: ss, ctx: ctx})
+		if cause := context.Cause(ctx); ctx.Err() != nil && status.Code(cause) == codes.Unauthenticated {
+			return cause
+		}
+		return err
+	}
+}
+
+// cancelOnRevoke cancels ctx, with an Unauthenticated cause, once who's
+// certificate is revoked; it returns when ctx ends.
+func (t *trust) cancelOnRevoke(ctx context.Context, cancel context.CancelCauseFunc, who caller) {
+	serial := pki.SerialString(who.cert)
+	for {
+		changed := t.revoked.changes()
+		if t.revoked.has(serial) {
+			cancel(status.Errorf(codes.Unauthenticated, "the certificate of %s was revoked: join again "+
+				"with a new token", who.Identity))
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
 	}
 }
 

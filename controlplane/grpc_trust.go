@@ -100,3 +100,28 @@ func trustStatus(err error) error {
 	}
 	return toStatus(err)
 }
+
+func (s *adminServer) ListMembers(ctx context.Context, _ *zakiv1.ListMembersRequest,
+) (*zakiv1.ListMembersResponse, error) {
+	members, err := s.c.ListMembers(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &zakiv1.ListMembersResponse{Members: members}, nil
+}
+
+func (s *adminServer) RevokeMember(ctx context.Context, req *zakiv1.RevokeMemberRequest,
+) (*zakiv1.RevokeMemberResponse, error) {
+	if err := validateRevokeMember(req); err != nil {
+		return nil, toStatus(err)
+	}
+	who, ok := callerOf(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "revoking a member needs the operator's certificate")
+	}
+	n, err := s.c.RevokeMember(ctx, who.Identity, req.Id)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &zakiv1.RevokeMemberResponse{Revoked: uint32(n)}, nil
+}

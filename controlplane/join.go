@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 	"github.com/zaki-platform/zaki/internal/pki"
@@ -89,7 +88,7 @@ func (c *Controller) checkNodeFree(ctx context.Context, nodeID string) error {
 		return fmt.Errorf("%w: read certificates of %s: %v", errUnavailable, nodeID, err)
 	}
 	for _, kv := range issued.Kvs {
-		if notAfter, err := time.Parse(time.RFC3339, string(kv.Value)); err != nil || c.now().Before(notAfter) {
+		if _, notAfter, err := parseIssued(kv.Value); err != nil || c.now().Before(notAfter) {
 			return taken
 		}
 	}
@@ -145,10 +144,10 @@ func (c *Controller) Renew(ctx context.Context, id pki.Identity, csrDER []byte) 
 	return cert, nil
 }
 
-// recordCert remembers an issued certificate under its holder, so removing
-// the node revokes it.
+// recordCert remembers an issued certificate under its holder, with its
+// role, so the holder can be listed and removing it revokes it.
 func (c *Controller) recordCert(ctx context.Context, id pki.Identity, cert *x509.Certificate) error {
-	if _, err := c.cli.Do(ctx, recordIssued(id.ID, pki.SerialString(cert), cert.NotAfter)); err != nil {
+	if _, err := c.cli.Do(ctx, recordIssued(id, pki.SerialString(cert), cert.NotAfter)); err != nil {
 		return fmt.Errorf("%w: record certificate of %s: %v", errUnavailable, id.ID, err)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/hashicorp/go-hclog"
+	"github.com/zaki-platform/zaki/internal/pki"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -21,15 +22,29 @@ import (
 //
 // TODO(#3): prune revoked entries past their expiry, and issued ones past theirs.
 const (
-	issuedPrefix  = pkiPrefix + "issued/"  // <id>/<serial hex> = not-after, RFC 3339
+	issuedPrefix  = pkiPrefix + "issued/"  // <id>/<serial hex> = "<role> <not-after RFC 3339>"
 	revokedPrefix = pkiPrefix + "revoked/" // <serial hex> = "<id> <not-after RFC 3339>"
 )
 
 func issuedKey(id, serial string) string { return issuedPrefix + id + "/" + serial }
 
 // recordIssued is the etcd op that records one issued certificate.
-func recordIssued(id, serial string, notAfter time.Time) clientv3.Op {
-	return clientv3.OpPut(issuedKey(id, serial), notAfter.UTC().Format(time.RFC3339))
+func recordIssued(id pki.Identity, serial string, notAfter time.Time) clientv3.Op {
+	return clientv3.OpPut(issuedKey(id.ID, serial), string(id.Role)+" "+notAfter.UTC().Format(time.RFC3339))
+}
+
+// parseIssued reads an issued record's value. Records written before the
+// role was kept hold the not-after alone; their role is "" (unknown).
+func parseIssued(v []byte) (pki.Role, time.Time, error) {
+	role, notAfter, found := strings.Cut(string(v), " ")
+	if !found {
+		role, notAfter = "", role
+	}
+	t, err := time.Parse(time.RFC3339, notAfter)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("issued certificate record %q: %w", v, err)
+	}
+	return pki.Role(role), t, nil
 }
 
 // revokedSet is the revoked serials, checked on every call. It is kept
@@ -39,9 +54,26 @@ func recordIssued(id, serial string, notAfter time.Time) clientv3.Op {
 type revokedSet struct {
 	mu      sync.RWMutex
 	serials map[string]bool // guarded by mu
+	// changed is closed, and replaced, whenever serials change; guarded by mu.
+	changed chan struct{}
 }
 
-func newRevokedSet() *revokedSet { return &revokedSet{serials: map[string]bool{}} }
+func newRevokedSet() *revokedSet {
+	return &revokedSet{serials: map[string]bool{}, changed: make(chan struct{})}
+}
+
+// changes is closed at the next change of the set.
+func (r *revokedSet) changes() <-chan struct{} {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.changed
+}
+
+// signalLocked wakes the waiters of changes.
+func (r *revokedSet) signalLocked() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
 
 func (r *revokedSet) has(serial string) bool {
 	r.mu.RLock()
@@ -55,6 +87,7 @@ func (r *revokedSet) add(serials ...string) {
 	for _, s := range serials {
 		r.serials[s] = true
 	}
+	r.signalLocked()
 }
 
 // load replaces the set with etcd's and returns the revision it read at.
@@ -69,6 +102,7 @@ func (r *revokedSet) load(ctx context.Context, cli *clientv3.Client) (int64, err
 	}
 	r.mu.Lock()
 	r.serials = set
+	r.signalLocked()
 	r.mu.Unlock()
 	return resp.Header.Revision, nil
 }
@@ -119,12 +153,19 @@ func (r *revokedSet) watchOnce(ctx context.Context, cli *clientv3.Client) error 
 // them here at once. The node-removal path calls it before forgetting the
 // node; revoking a node that holds no certificates does nothing.
 func (c *Controller) revokeNodeCerts(ctx context.Context, id string) error {
+	_, err := c.revokeCerts(ctx, id)
+	return err
+}
+
+// revokeCerts is revokeNodeCerts that also says how many records it revoked,
+// expired ones included.
+func (c *Controller) revokeCerts(ctx context.Context, id string) (int, error) {
 	resp, err := c.cli.Get(ctx, issuedPrefix+id+"/", clientv3.WithPrefix())
 	if err != nil {
-		return fmt.Errorf("%w: read certificates of %s: %v", errUnavailable, id, err)
+		return 0, fmt.Errorf("%w: read certificates of %s: %v", errUnavailable, id, err)
 	}
 	if len(resp.Kvs) == 0 {
-		return nil
+		return 0, nil
 	}
 	var serials []string
 	// etcd caps the operations of one transaction (128 by default), so
@@ -134,14 +175,23 @@ func (c *Controller) revokeNodeCerts(ctx context.Context, id string) error {
 		for _, kv := range batch {
 			serial := strings.TrimPrefix(string(kv.Key), issuedPrefix+id+"/")
 			serials = append(serials, serial)
-			ops = append(ops, clientv3.OpPut(revokedPrefix+serial, id+" "+string(kv.Value)),
+			ops = append(ops, clientv3.OpPut(revokedPrefix+serial, revokedValue(id, kv.Value)),
 				clientv3.OpDelete(string(kv.Key)))
 		}
 		if _, err := c.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
-			return fmt.Errorf("%w: revoke certificates of %s: %v", errUnavailable, id, err)
+			return 0, fmt.Errorf("%w: revoke certificates of %s: %v", errUnavailable, id, err)
 		}
 	}
 	c.trust.revoked.add(serials...)
 	c.log.Info("revoked certificates", "node", id, "count", len(serials))
-	return nil
+	return len(serials), nil
+}
+
+// revokedValue is a revoked record's value, "<id> <not-after>", made from
+// the issued record's; an unreadable one is kept whole rather than lost.
+func revokedValue(id string, issued []byte) string {
+	if _, notAfter, err := parseIssued(issued); err == nil {
+		return id + " " + notAfter.UTC().Format(time.RFC3339)
+	}
+	return id + " " + string(issued)
 }

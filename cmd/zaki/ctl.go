@@ -25,6 +25,7 @@ type ctlCmd struct {
 	Nodes   ctlNodesCmd   `cmd:"" help:"List nodes (the default), or cordon, uncordon or remove one."`
 	Tenants ctlTenantsCmd `cmd:"" help:"List tenants: where each runs, its state, why it is not running, parked updates."`
 	Token   ctlTokenCmd   `cmd:"" help:"Join tokens: create one for a new host, list or revoke them."`
+	Members ctlMembersCmd `cmd:"" help:"Certificate holders: list agents, routers and operators (the default), or revoke one."`
 }
 
 // dial connects to the control plane's admin API with the operator's

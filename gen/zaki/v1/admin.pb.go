@@ -967,6 +967,245 @@ func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
 	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
+type ListMembersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembersRequest) Reset() {
+	*x = ListMembersRequest{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembersRequest) ProtoMessage() {}
+
+func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
+func (*ListMembersRequest) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{17}
+}
+
+// Member is one certificate holder.
+type Member struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The identity in its certificates: a node id, or "<role>-<random>".
+	Id   string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Role Role   `protobuf:"varint,2,opt,name=role,proto3,enum=zaki.v1.Role" json:"role,omitempty"`
+	// Live (issued, not revoked) certificates and the latest expiry among them.
+	Certificates  uint32                 `protobuf:"varint,3,opt,name=certificates,proto3" json:"certificates,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Member) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Member) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *Member) GetCertificates() uint32 {
+	if x != nil {
+		return x.Certificates
+	}
+	return 0
+}
+
+func (x *Member) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+type ListMembersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Members       []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembersResponse) Reset() {
+	*x = ListMembersResponse{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembersResponse) ProtoMessage() {}
+
+func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
+func (*ListMembersResponse) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListMembersResponse) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+type RevokeMemberRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeMemberRequest) Reset() {
+	*x = RevokeMemberRequest{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeMemberRequest) ProtoMessage() {}
+
+func (x *RevokeMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeMemberRequest.ProtoReflect.Descriptor instead.
+func (*RevokeMemberRequest) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RevokeMemberRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RevokeMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revoked       uint32                 `protobuf:"varint,1,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeMemberResponse) Reset() {
+	*x = RevokeMemberResponse{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeMemberResponse) ProtoMessage() {}
+
+func (x *RevokeMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeMemberResponse.ProtoReflect.Descriptor instead.
+func (*RevokeMemberResponse) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RevokeMemberResponse) GetRevoked() uint32 {
+	if x != nil {
+		return x.Revoked
+	}
+	return 0
+}
+
 var File_zaki_v1_admin_proto protoreflect.FileDescriptor
 
 const file_zaki_v1_admin_proto_rawDesc = "" +
@@ -1024,7 +1263,20 @@ const file_zaki_v1_admin_proto_rawDesc = "" +
 	"\x11RemoveNodeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"\x14\n" +
-	"\x12RemoveNodeResponse*d\n" +
+	"\x12RemoveNodeResponse\"\x14\n" +
+	"\x12ListMembersRequest\"\x9a\x01\n" +
+	"\x06Member\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\x04role\x18\x02 \x01(\x0e2\r.zaki.v1.RoleR\x04role\x12\"\n" +
+	"\fcertificates\x18\x03 \x01(\rR\fcertificates\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"@\n" +
+	"\x13ListMembersResponse\x12)\n" +
+	"\amembers\x18\x01 \x03(\v2\x0f.zaki.v1.MemberR\amembers\"%\n" +
+	"\x13RevokeMemberRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"0\n" +
+	"\x14RevokeMemberResponse\x12\x18\n" +
+	"\arevoked\x18\x01 \x01(\rR\arevoked*d\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1032,7 +1284,7 @@ const file_zaki_v1_admin_proto_rawDesc = "" +
 	"\vROLE_ROUTER\x10\x02\x12\x0e\n" +
 	"\n" +
 	"ROLE_ADMIN\x10\x03\x12\x15\n" +
-	"\x11ROLE_CONTROLPLANE\x10\x042\xaf\x04\n" +
+	"\x11ROLE_CONTROLPLANE\x10\x042\xc6\x05\n" +
 	"\fAdminService\x12B\n" +
 	"\tListNodes\x12\x19.zaki.v1.ListNodesRequest\x1a\x1a.zaki.v1.ListNodesResponse\x12H\n" +
 	"\vListTenants\x12\x1b.zaki.v1.ListTenantsRequest\x1a\x1c.zaki.v1.ListTenantsResponse\x12T\n" +
@@ -1041,7 +1293,9 @@ const file_zaki_v1_admin_proto_rawDesc = "" +
 	"\x0fRevokeJoinToken\x12\x1f.zaki.v1.RevokeJoinTokenRequest\x1a .zaki.v1.RevokeJoinTokenResponse\x12K\n" +
 	"\fSetNodeState\x12\x1c.zaki.v1.SetNodeStateRequest\x1a\x1d.zaki.v1.SetNodeStateResponse\x12E\n" +
 	"\n" +
-	"RemoveNode\x12\x1a.zaki.v1.RemoveNodeRequest\x1a\x1b.zaki.v1.RemoveNodeResponseB2Z0github.com/zaki-platform/zaki/gen/zaki/v1;zakiv1b\x06proto3"
+	"RemoveNode\x12\x1a.zaki.v1.RemoveNodeRequest\x1a\x1b.zaki.v1.RemoveNodeResponse\x12H\n" +
+	"\vListMembers\x12\x1b.zaki.v1.ListMembersRequest\x1a\x1c.zaki.v1.ListMembersResponse\x12K\n" +
+	"\fRevokeMember\x12\x1c.zaki.v1.RevokeMemberRequest\x1a\x1d.zaki.v1.RevokeMemberResponseB2Z0github.com/zaki-platform/zaki/gen/zaki/v1;zakiv1b\x06proto3"
 
 var (
 	file_zaki_v1_admin_proto_rawDescOnce sync.Once
@@ -1056,7 +1310,7 @@ func file_zaki_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_zaki_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_zaki_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_zaki_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_zaki_v1_admin_proto_goTypes = []any{
 	(Role)(0),                       // 0: zaki.v1.Role
 	(*ListNodesRequest)(nil),        // 1: zaki.v1.ListNodesRequest
@@ -1076,48 +1330,60 @@ var file_zaki_v1_admin_proto_goTypes = []any{
 	(*SetNodeStateResponse)(nil),    // 15: zaki.v1.SetNodeStateResponse
 	(*RemoveNodeRequest)(nil),       // 16: zaki.v1.RemoveNodeRequest
 	(*RemoveNodeResponse)(nil),      // 17: zaki.v1.RemoveNodeResponse
-	(*Node)(nil),                    // 18: zaki.v1.Node
-	(*timestamppb.Timestamp)(nil),   // 19: google.protobuf.Timestamp
-	(*Tenant)(nil),                  // 20: zaki.v1.Tenant
-	(*Placement)(nil),               // 21: zaki.v1.Placement
-	(*durationpb.Duration)(nil),     // 22: google.protobuf.Duration
-	(NodeState)(0),                  // 23: zaki.v1.NodeState
+	(*ListMembersRequest)(nil),      // 18: zaki.v1.ListMembersRequest
+	(*Member)(nil),                  // 19: zaki.v1.Member
+	(*ListMembersResponse)(nil),     // 20: zaki.v1.ListMembersResponse
+	(*RevokeMemberRequest)(nil),     // 21: zaki.v1.RevokeMemberRequest
+	(*RevokeMemberResponse)(nil),    // 22: zaki.v1.RevokeMemberResponse
+	(*Node)(nil),                    // 23: zaki.v1.Node
+	(*timestamppb.Timestamp)(nil),   // 24: google.protobuf.Timestamp
+	(*Tenant)(nil),                  // 25: zaki.v1.Tenant
+	(*Placement)(nil),               // 26: zaki.v1.Placement
+	(*durationpb.Duration)(nil),     // 27: google.protobuf.Duration
+	(NodeState)(0),                  // 28: zaki.v1.NodeState
 }
 var file_zaki_v1_admin_proto_depIdxs = []int32{
-	18, // 0: zaki.v1.NodeStatus.node:type_name -> zaki.v1.Node
-	19, // 1: zaki.v1.NodeStatus.last_heartbeat:type_name -> google.protobuf.Timestamp
+	23, // 0: zaki.v1.NodeStatus.node:type_name -> zaki.v1.Node
+	24, // 1: zaki.v1.NodeStatus.last_heartbeat:type_name -> google.protobuf.Timestamp
 	2,  // 2: zaki.v1.ListNodesResponse.nodes:type_name -> zaki.v1.NodeStatus
-	20, // 3: zaki.v1.TenantStatus.tenant:type_name -> zaki.v1.Tenant
-	21, // 4: zaki.v1.TenantStatus.placement:type_name -> zaki.v1.Placement
+	25, // 3: zaki.v1.TenantStatus.tenant:type_name -> zaki.v1.Tenant
+	26, // 4: zaki.v1.TenantStatus.placement:type_name -> zaki.v1.Placement
 	5,  // 5: zaki.v1.ListTenantsResponse.tenants:type_name -> zaki.v1.TenantStatus
 	0,  // 6: zaki.v1.CreateJoinTokenRequest.role:type_name -> zaki.v1.Role
-	22, // 7: zaki.v1.CreateJoinTokenRequest.ttl:type_name -> google.protobuf.Duration
+	27, // 7: zaki.v1.CreateJoinTokenRequest.ttl:type_name -> google.protobuf.Duration
 	9,  // 8: zaki.v1.CreateJoinTokenResponse.info:type_name -> zaki.v1.JoinTokenInfo
 	0,  // 9: zaki.v1.JoinTokenInfo.role:type_name -> zaki.v1.Role
-	19, // 10: zaki.v1.JoinTokenInfo.created_at:type_name -> google.protobuf.Timestamp
-	19, // 11: zaki.v1.JoinTokenInfo.expires_at:type_name -> google.protobuf.Timestamp
+	24, // 10: zaki.v1.JoinTokenInfo.created_at:type_name -> google.protobuf.Timestamp
+	24, // 11: zaki.v1.JoinTokenInfo.expires_at:type_name -> google.protobuf.Timestamp
 	9,  // 12: zaki.v1.ListJoinTokensResponse.tokens:type_name -> zaki.v1.JoinTokenInfo
-	23, // 13: zaki.v1.SetNodeStateRequest.state:type_name -> zaki.v1.NodeState
-	18, // 14: zaki.v1.SetNodeStateResponse.node:type_name -> zaki.v1.Node
-	1,  // 15: zaki.v1.AdminService.ListNodes:input_type -> zaki.v1.ListNodesRequest
-	4,  // 16: zaki.v1.AdminService.ListTenants:input_type -> zaki.v1.ListTenantsRequest
-	7,  // 17: zaki.v1.AdminService.CreateJoinToken:input_type -> zaki.v1.CreateJoinTokenRequest
-	10, // 18: zaki.v1.AdminService.ListJoinTokens:input_type -> zaki.v1.ListJoinTokensRequest
-	12, // 19: zaki.v1.AdminService.RevokeJoinToken:input_type -> zaki.v1.RevokeJoinTokenRequest
-	14, // 20: zaki.v1.AdminService.SetNodeState:input_type -> zaki.v1.SetNodeStateRequest
-	16, // 21: zaki.v1.AdminService.RemoveNode:input_type -> zaki.v1.RemoveNodeRequest
-	3,  // 22: zaki.v1.AdminService.ListNodes:output_type -> zaki.v1.ListNodesResponse
-	6,  // 23: zaki.v1.AdminService.ListTenants:output_type -> zaki.v1.ListTenantsResponse
-	8,  // 24: zaki.v1.AdminService.CreateJoinToken:output_type -> zaki.v1.CreateJoinTokenResponse
-	11, // 25: zaki.v1.AdminService.ListJoinTokens:output_type -> zaki.v1.ListJoinTokensResponse
-	13, // 26: zaki.v1.AdminService.RevokeJoinToken:output_type -> zaki.v1.RevokeJoinTokenResponse
-	15, // 27: zaki.v1.AdminService.SetNodeState:output_type -> zaki.v1.SetNodeStateResponse
-	17, // 28: zaki.v1.AdminService.RemoveNode:output_type -> zaki.v1.RemoveNodeResponse
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	28, // 13: zaki.v1.SetNodeStateRequest.state:type_name -> zaki.v1.NodeState
+	23, // 14: zaki.v1.SetNodeStateResponse.node:type_name -> zaki.v1.Node
+	0,  // 15: zaki.v1.Member.role:type_name -> zaki.v1.Role
+	24, // 16: zaki.v1.Member.expires_at:type_name -> google.protobuf.Timestamp
+	19, // 17: zaki.v1.ListMembersResponse.members:type_name -> zaki.v1.Member
+	1,  // 18: zaki.v1.AdminService.ListNodes:input_type -> zaki.v1.ListNodesRequest
+	4,  // 19: zaki.v1.AdminService.ListTenants:input_type -> zaki.v1.ListTenantsRequest
+	7,  // 20: zaki.v1.AdminService.CreateJoinToken:input_type -> zaki.v1.CreateJoinTokenRequest
+	10, // 21: zaki.v1.AdminService.ListJoinTokens:input_type -> zaki.v1.ListJoinTokensRequest
+	12, // 22: zaki.v1.AdminService.RevokeJoinToken:input_type -> zaki.v1.RevokeJoinTokenRequest
+	14, // 23: zaki.v1.AdminService.SetNodeState:input_type -> zaki.v1.SetNodeStateRequest
+	16, // 24: zaki.v1.AdminService.RemoveNode:input_type -> zaki.v1.RemoveNodeRequest
+	18, // 25: zaki.v1.AdminService.ListMembers:input_type -> zaki.v1.ListMembersRequest
+	21, // 26: zaki.v1.AdminService.RevokeMember:input_type -> zaki.v1.RevokeMemberRequest
+	3,  // 27: zaki.v1.AdminService.ListNodes:output_type -> zaki.v1.ListNodesResponse
+	6,  // 28: zaki.v1.AdminService.ListTenants:output_type -> zaki.v1.ListTenantsResponse
+	8,  // 29: zaki.v1.AdminService.CreateJoinToken:output_type -> zaki.v1.CreateJoinTokenResponse
+	11, // 30: zaki.v1.AdminService.ListJoinTokens:output_type -> zaki.v1.ListJoinTokensResponse
+	13, // 31: zaki.v1.AdminService.RevokeJoinToken:output_type -> zaki.v1.RevokeJoinTokenResponse
+	15, // 32: zaki.v1.AdminService.SetNodeState:output_type -> zaki.v1.SetNodeStateResponse
+	17, // 33: zaki.v1.AdminService.RemoveNode:output_type -> zaki.v1.RemoveNodeResponse
+	20, // 34: zaki.v1.AdminService.ListMembers:output_type -> zaki.v1.ListMembersResponse
+	22, // 35: zaki.v1.AdminService.RevokeMember:output_type -> zaki.v1.RevokeMemberResponse
+	27, // [27:36] is the sub-list for method output_type
+	18, // [18:27] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_zaki_v1_admin_proto_init() }
@@ -1132,7 +1398,7 @@ func file_zaki_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zaki_v1_admin_proto_rawDesc), len(file_zaki_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,8 @@ const (
 	AdminService_RevokeJoinToken_FullMethodName = "/zaki.v1.AdminService/RevokeJoinToken"
 	AdminService_SetNodeState_FullMethodName    = "/zaki.v1.AdminService/SetNodeState"
 	AdminService_RemoveNode_FullMethodName      = "/zaki.v1.AdminService/RemoveNode"
+	AdminService_ListMembers_FullMethodName     = "/zaki.v1.AdminService/ListMembers"
+	AdminService_RevokeMember_FullMethodName    = "/zaki.v1.AdminService/RevokeMember"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -46,6 +48,11 @@ type AdminServiceClient interface {
 	// RemoveNode forgets a node and revokes its certificates. A node that still
 	// holds tenants is refused unless force is set.
 	RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error)
+	// ListMembers lists every holder of a live certificate: agents, routers,
+	// operators. RevokeMember revokes all certificates of one holder at once
+	// (for an agent prefer RemoveNode, which also forgets the node).
+	ListMembers(ctx context.Context, in *ListMembersRequest, opts ...grpc.CallOption) (*ListMembersResponse, error)
+	RevokeMember(ctx context.Context, in *RevokeMemberRequest, opts ...grpc.CallOption) (*RevokeMemberResponse, error)
 }
 
 type adminServiceClient struct {
@@ -126,6 +133,26 @@ func (c *adminServiceClient) RemoveNode(ctx context.Context, in *RemoveNodeReque
 	return out, nil
 }
 
+func (c *adminServiceClient) ListMembers(ctx context.Context, in *ListMembersRequest, opts ...grpc.CallOption) (*ListMembersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMembersResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListMembers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RevokeMember(ctx context.Context, in *RevokeMemberRequest, opts ...grpc.CallOption) (*RevokeMemberResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeMemberResponse)
+	err := c.cc.Invoke(ctx, AdminService_RevokeMember_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -144,6 +171,11 @@ type AdminServiceServer interface {
 	// RemoveNode forgets a node and revokes its certificates. A node that still
 	// holds tenants is refused unless force is set.
 	RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error)
+	// ListMembers lists every holder of a live certificate: agents, routers,
+	// operators. RevokeMember revokes all certificates of one holder at once
+	// (for an agent prefer RemoveNode, which also forgets the node).
+	ListMembers(context.Context, *ListMembersRequest) (*ListMembersResponse, error)
+	RevokeMember(context.Context, *RevokeMemberRequest) (*RevokeMemberResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -174,6 +206,12 @@ func (UnimplementedAdminServiceServer) SetNodeState(context.Context, *SetNodeSta
 }
 func (UnimplementedAdminServiceServer) RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemoveNode not implemented")
+}
+func (UnimplementedAdminServiceServer) ListMembers(context.Context, *ListMembersRequest) (*ListMembersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMembers not implemented")
+}
+func (UnimplementedAdminServiceServer) RevokeMember(context.Context, *RevokeMemberRequest) (*RevokeMemberResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeMember not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -322,6 +360,42 @@ func _AdminService_RemoveNode_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ListMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMembersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListMembers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListMembers(ctx, req.(*ListMembersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RevokeMember_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeMemberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RevokeMember(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RevokeMember_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RevokeMember(ctx, req.(*RevokeMemberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -356,6 +430,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemoveNode",
 			Handler:    _AdminService_RemoveNode_Handler,
+		},
+		{
+			MethodName: "ListMembers",
+			Handler:    _AdminService_ListMembers_Handler,
+		},
+		{
+			MethodName: "RevokeMember",
+			Handler:    _AdminService_RevokeMember_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
