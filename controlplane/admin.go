@@ -80,10 +80,13 @@ func (c *Controller) shownPlacement(v *view, id string) *zakiv1.Placement {
 	var why string
 	switch c.shownState(v, p.NodeId) {
 	case zakiv1.NodeState_NODE_STATE_DOWN:
-		why = fmt.Sprintf("node %s is down since %s; the tenant waits for it, its updates parked",
-			p.NodeId, v.down[p.NodeId].UTC().Format(time.RFC3339))
+		// Its agent is silent, but its container may still answer: the
+		// router keeps forwarding and parks only what does not get through.
+		why = fmt.Sprintf("node %s is down since %s; the tenant waits for it, and updates its "+
+			"container cannot take are parked", p.NodeId, v.down[p.NodeId].UTC().Format(time.RFC3339))
 		if v.down[p.NodeId].IsZero() {
-			why = fmt.Sprintf("node %s is down; the tenant waits for it, its updates parked", p.NodeId)
+			why = fmt.Sprintf("node %s is down; the tenant waits for it, and updates its container "+
+				"cannot take are parked", p.NodeId)
 		}
 	case zakiv1.NodeState_NODE_STATE_UNKNOWN:
 		why = fmt.Sprintf("node %s has not reported since the control plane started at %s; waiting for it",

@@ -22,6 +22,11 @@ func writeNodes(w io.Writer, nodes []*zakiv1.NodeStatus, now time.Time) error {
 			session = "connected"
 		}
 		last := "never"
+		if n.GetState() == zakiv1.NodeState_NODE_STATE_UNKNOWN {
+			// Heartbeats are kept in memory only: a restarted control plane
+			// has heard none yet, which is not "never".
+			last = "none since restart"
+		}
 		if hb := ns.GetLastHeartbeat(); hb != nil {
 			last = now.Sub(hb.AsTime()).Round(time.Second).String() + " ago"
 		}
