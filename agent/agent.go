@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+	"github.com/zaki-platform/zaki/internal/every"
 	"github.com/zaki-platform/zaki/profile"
 )
 
@@ -104,7 +105,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	a.log.Info("agent starting", "addr", a.cfg.ControlPlane)
 	a.workers.Add(1)
-	go func() { defer a.workers.Done(); a.runResync(ctx, a.cfg.ResyncPeriod) }()
+	go func() {
+		defer a.workers.Done()
+		every.Run(ctx, a.cfg.ResyncPeriod, func(context.Context) { a.resyncAll() })
+	}()
 	err := a.runSessions(ctx)
 	a.log.Info("agent stopped")
 	return err

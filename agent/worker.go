@@ -150,17 +150,3 @@ func (a *Agent) resyncAll() {
 		}
 	}
 }
-
-// runResync resyncs every worker each period until ctx ends.
-func (a *Agent) runResync(ctx context.Context, period time.Duration) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			a.resyncAll()
-		}
-	}
-}

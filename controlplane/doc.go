@@ -6,7 +6,7 @@
 // It owns everything under the etcd prefix /zaki/v1/ (see keys.go for the
 // layout) and the embedded etcd server when no external cluster is given.
 //
-// It may import gen/zaki/v1, profile, internal/secret and internal/obs. It must
+// It may import gen/zaki/v1, profile and internal/... (pki, secret, obs, every). It must
 // not import agent/ or router/; they speak to it only through gen/.
 //
 // Layout: Controller (controller.go and the files named for what they own) is

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+	"github.com/zaki-platform/zaki/internal/every"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 )
@@ -71,18 +72,11 @@ func judge(stored zakiv1.NodeState, l liveness, now time.Time, f *fleet) (zakiv1
 // runHeartbeats checks every node's liveness twice a heartbeat period until
 // ctx ends.
 func (c *Controller) runHeartbeats(ctx context.Context) {
-	t := time.NewTicker(max(c.fleet.period/2, time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every.Run(ctx, max(c.fleet.period/2, time.Millisecond), func(ctx context.Context) {
 		if err := c.checkNodes(ctx); err != nil && ctx.Err() == nil {
 			c.log.Warn("checking node heartbeats", "error", err)
 		}
-	}
+	})
 }
 
 // checkNodes judges every node once and writes what changed.
