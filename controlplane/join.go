@@ -40,6 +40,9 @@ func (c *Controller) Join(ctx context.Context, token string, csrDER []byte, node
 		if err := c.checkToken(tok, st); err != nil {
 			return err
 		}
+		if err := checkRequestedRole(csrDER, tok.ID, st.Info.Role); err != nil {
+			return err
+		}
 		id, err := joinIdentity(st.Info.Role, nodeID)
 		if err != nil {
 			return err
@@ -107,6 +110,23 @@ func (c *Controller) checkToken(tok pki.Token, st *zakiv1.StoredJoinToken) error
 	case !c.now().Before(st.Info.ExpiresAt.AsTime()):
 		return fmt.Errorf("%w: join token %s expired at %s: make a new one with `zaki ctl token create`",
 			errJoinRefused, tok.ID, st.Info.ExpiresAt.AsTime().UTC().Format("2006-01-02 15:04:05Z"))
+	}
+	return nil
+}
+
+// checkRequestedRole refuses, before the token is used up, a joiner whose
+// request names another role than the token's: an agent handed a router
+// token learns so at once, and no certificate nobody keeps is issued. A
+// request that names no role is left to the token.
+func checkRequestedRole(csrDER []byte, tokenID string, role zakiv1.Role) error {
+	csr, err := pki.ParseCSR(csrDER)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errInvalid, err)
+	}
+	want, ok := pkiRole(role)
+	if ous := csr.Subject.OrganizationalUnit; ok && len(ous) == 1 && ous[0] != "" && pki.Role(ous[0]) != want {
+		return fmt.Errorf("%w: join token %s is for role %s, but this joiner asks to be %s: make one with "+
+			"`zaki ctl token create --role %s`", errPrecondition, tokenID, want, ous[0], ous[0])
 	}
 	return nil
 }

@@ -35,13 +35,20 @@ func newToken(t *testing.T, c clients, role zakiv1.Role, ttl time.Duration) stri
 // hash, no client certificate, a fresh key.
 func join(t *testing.T, s *Server, token, nodeID string) (*pki.Bundle, error) {
 	t.Helper()
+	return joinAs(t, s, token, nodeID, "")
+}
+
+// joinAs joins like join with a request that names role ("" names none and
+// leaves the role to the token).
+func joinAs(t *testing.T, s *Server, token, nodeID string, role pki.Role) (*pki.Bundle, error) {
+	t.Helper()
 	hash := s.trust.ca.Hash()
 	if tok, err := pki.ParseToken(token); err == nil {
 		hash = tok.CAHash
 	}
 	conn := dialWith(t, s, credentials.NewTLS(pki.PinnedTLS(hash, time.Now)))
 	key, _ := pki.NewKey()
-	csr, _ := pki.NewCSR(key, pki.Identity{Role: pki.RoleAgent, ID: "x"})
+	csr, _ := pki.NewCSR(key, pki.Identity{Role: role, ID: "x"})
 	resp, err := zakiv1.NewJoinServiceClient(conn).Join(testCtx(t),
 		&zakiv1.JoinRequest{Token: token, CsrDer: csr, NodeId: nodeID})
 	if err != nil {
@@ -63,6 +70,7 @@ func TestJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	expired := newToken(t, c, zakiv1.Role_ROLE_AGENT, time.Millisecond)
+	routerTok := newToken(t, c, zakiv1.Role_ROLE_ROUTER, time.Hour)
 	other, _ := pki.NewCA(time.Now())
 	goodTok, _ := pki.ParseToken(good)
 	wrongSecret := pki.Token{CAHash: goodTok.CAHash, ID: goodTok.ID, Secret: strings.Repeat("A", 26)}
@@ -103,6 +111,12 @@ func TestJoin(t *testing.T) {
 			}
 		})
 	}
+	t.Run("an agent with a router's token", func(t *testing.T) {
+		_, err := joinAs(t, s, routerTok, "node-r", pki.RoleAgent)
+		if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "is for role router, but this joiner asks to be agent") {
+			t.Fatalf("join: %v, want FailedPrecondition naming both roles", err)
+		}
+	})
 	list, err := c.admin.ListJoinTokens(testCtx(t), &zakiv1.ListJoinTokensRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +124,9 @@ func TestJoin(t *testing.T) {
 	for _, info := range list.Tokens {
 		if info.Id == goodTok.ID && info.Uses != 2 {
 			t.Errorf("good token used %d times, want 2", info.Uses)
+		}
+		if info.Id == tokenID(t, routerTok) && info.Uses != 0 {
+			t.Errorf("a router token refused for its role was used %d times, want 0", info.Uses)
 		}
 		if strings.Contains(info.String(), goodTok.Secret) {
 			t.Errorf("token listing holds the secret")
