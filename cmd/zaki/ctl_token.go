@@ -23,7 +23,7 @@ type ctlTokenCreateCmd struct {
 	Role        string        `name:"role" env:"ZAKI_TOKEN_ROLE" default:"agent" enum:"agent,router,admin" help:"What the token joins as: agent, router or admin (default: ${default})."`
 	TTL         time.Duration `name:"ttl" env:"ZAKI_TOKEN_TTL" default:"24h" help:"How long the token can be used (default: ${default})."`
 	Description string        `name:"description" env:"ZAKI_TOKEN_DESCRIPTION" help:"A note shown by 'token list' (default: none)."`
-	Quiet       bool          `name:"quiet" short:"q" help:"Print the token alone, for scripts (default: off)."`
+	Quiet       bool          `name:"quiet" short:"q" env:"ZAKI_TOKEN_QUIET" help:"Print the token alone, for scripts (default: off)."`
 }
 
 var tokenRoles = map[string]zakiv1.Role{

@@ -17,8 +17,8 @@ type routerCmd struct {
 	Join           string        `name:"join" env:"ZAKI_JOIN" placeholder:"ADDR" help:"Join the cluster at this control-plane gRPC address with --token; needed once, the credentials are then kept in --state-dir (default: none)."`
 	Token          string        `name:"token" env:"ZAKI_JOIN_TOKEN" help:"Join token from 'zaki ctl token create --role router'; needed once, with --join. Prefer the environment variable (default: none)."`
 	StateDir       string        `name:"state-dir" env:"ZAKI_STATE_DIR" default:"/var/lib/zaki/router" help:"Where this router keeps its private key, certificate and the cluster CA (default: ${default})."`
-	BotToken       string        `name:"bot-token" env:"ZAKI_BOT_TOKEN" required:"" help:"The bot's token from @BotFather; only the router holds it. Prefer the environment variable."`
-	WebhookSecret  string        `name:"webhook-secret" env:"ZAKI_WEBHOOK_SECRET" required:"" help:"Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; 1-256 of A-Z a-z 0-9 _ -. Prefer the environment variable."`
+	BotToken       string        `name:"bot-token" env:"ZAKI_BOT_TOKEN" required:"" help:"The bot's token from @BotFather; only the router holds it. Prefer the environment variable (required, no default)."`
+	WebhookSecret  string        `name:"webhook-secret" env:"ZAKI_WEBHOOK_SECRET" required:"" help:"Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; 1-256 of A-Z a-z 0-9 _ -. Prefer the environment variable (required, no default)."`
 	TelegramAPIURL string        `name:"telegram-api-url" env:"ZAKI_TELEGRAM_API_URL" default:"https://api.telegram.org" help:"Upstream Bot API (default: ${default})."`
 	PublicURL      string        `name:"public-url" env:"ZAKI_PUBLIC_URL" help:"Public HTTPS base URL of this router; when set, the webhook is registered with Telegram at start (default: none)."`
 	ForwardTimeout time.Duration `name:"forward-timeout" env:"ZAKI_FORWARD_TIMEOUT" default:"10s" help:"How long a container may take to accept an update before it is parked (default: ${default})."`
