@@ -20,8 +20,9 @@ type Config struct {
 	// NodeID names this host in the cluster: [a-z0-9][a-z0-9-]{0,62}.
 	// Default: the hostname, lowercased and sanitized.
 	NodeID string
-	// ControlPlane is the control plane's gRPC address. Default: the address
-	// the node joined through (kept in StateDir), else "127.0.0.1:7400".
+	// ControlPlane is one or more control-plane gRPC addresses,
+	// comma-separated; the agent fails over between them. Default: the
+	// addresses the node joined through (kept in StateDir), else "127.0.0.1:7400".
 	ControlPlane string
 	// StateDir keeps the node's private key, certificate and the cluster CA
 	// (see join.go); the agent speaks mutual TLS with them. Empty means

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
-	"google.golang.org/grpc"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+	"github.com/zaki-platform/zaki/internal/cpdial"
 )
 
 // ProtocolVersion is the agent session protocol this agent speaks.
@@ -36,7 +36,9 @@ func (a *Agent) runSessions(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(a.cfg.ControlPlane, a.transport(creds))
+	// One connection over every replica: a session lost with its replica is
+	// rebuilt below on the next one (cpdial's pick_first).
+	conn, err := cpdial.Dial(cpdial.Split(a.cfg.ControlPlane), a.transport(creds))
 	if err != nil {
 		return fmt.Errorf("dial control plane %s: %w", a.cfg.ControlPlane, err)
 	}

@@ -1,7 +1,7 @@
 package agent
 
 import (
-	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/zaki-platform/zaki/internal/member"
@@ -11,9 +11,9 @@ import (
 // verified against the cluster CA, and each new connection presents the
 // current (possibly renewed) certificate. Without credentials, plaintext,
 // for tests against a fake control plane.
-func (a *Agent) transport(creds *member.Credentials) grpc.DialOption {
+func (a *Agent) transport(creds *member.Credentials) credentials.TransportCredentials {
 	if creds == nil {
-		return grpc.WithTransportCredentials(insecure.NewCredentials())
+		return insecure.NewCredentials()
 	}
-	return grpc.WithTransportCredentials(creds.TransportCredentials())
+	return creds.TransportCredentials()
 }

@@ -28,7 +28,7 @@ func newGRPCServer(c *Controller, log hclog.Logger, hs *health.Server) *grpc.Ser
 		grpc.ChainStreamInterceptor(recoverStream(log), logStream(log), c.trust.authStream()),
 		// Agents and routers hold streams open for hours; let idle ones ping.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
-			MinTime: 10 * time.Second, PermitWithoutStream: true}),
+			MinTime: 5 * time.Second, PermitWithoutStream: true}), // below cpdial.Keepalive.Time (10s)
 	)
 	zakiv1.RegisterAgentServiceServer(srv, &agentServer{c: c})
 	zakiv1.RegisterTenantServiceServer(srv, &tenantServer{c: c})

@@ -20,7 +20,7 @@ import (
 type Config struct {
 	Listen         string        // webhook listener, default "127.0.0.1:8443"
 	FrontListen    string        // Bot API front for containers, default "127.0.0.1:7480"
-	ControlPlane   string        // TenantService gRPC address; default: the one joined through (StateDir), else "127.0.0.1:7400"
+	ControlPlane   string        // TenantService gRPC addresses, comma-separated, failed over between; default: those joined through (StateDir), else "127.0.0.1:7400"
 	BotToken       string        // the real token "<id>:<secret>"; only the router holds it
 	WebhookSecret  string        // checked on every webhook POST; 1-256 of A-Z a-z 0-9 _ -
 	TelegramAPIURL string        // default "https://api.telegram.org"

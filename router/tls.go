@@ -6,6 +6,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/zaki-platform/zaki/internal/cpdial"
 	"github.com/zaki-platform/zaki/internal/member"
 	"github.com/zaki-platform/zaki/internal/pki"
 )
@@ -23,7 +24,7 @@ func (r *Router) dialControlPlane(ctx context.Context) (*grpc.ClientConn, error)
 		}
 		r.creds, creds = c, c.TransportCredentials()
 	}
-	return grpc.NewClient(r.cfg.ControlPlane, grpc.WithTransportCredentials(creds))
+	return cpdial.Dial(cpdial.Split(r.cfg.ControlPlane), creds)
 }
 
 // startRenewal renews the router's certificate until ctx ends.

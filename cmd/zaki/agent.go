@@ -11,8 +11,8 @@ import (
 
 type agentCmd struct {
 	NodeID       string            `name:"node-id" env:"ZAKI_NODE_ID" help:"This node's id, [a-z0-9-] (default: the host name)."`
-	ControlPlane string            `name:"controlplane" env:"ZAKI_CONTROLPLANE" help:"gRPC address of the control plane (default: the --join address, kept in --state-dir; else 127.0.0.1:7400)."`
-	Join         string            `name:"join" env:"ZAKI_JOIN" placeholder:"ADDR" help:"Join the cluster at this control-plane gRPC address with --token; needed once, the credentials are then kept in --state-dir (default: none)."`
+	ControlPlane string            `name:"controlplane" env:"ZAKI_CONTROLPLANE" help:"One or more control-plane addresses, comma-separated; the client fails over between them (default: the --join addresses, kept in --state-dir; else 127.0.0.1:7400)."`
+	Join         string            `name:"join" env:"ZAKI_JOIN" placeholder:"ADDR" help:"Join the cluster at this control-plane gRPC address (or several, comma-separated, tried in turn) with --token; needed once, the credentials are then kept in --state-dir (default: none)."`
 	Token        string            `name:"token" env:"ZAKI_JOIN_TOKEN" help:"Join token from 'zaki ctl token create' on the control plane; needed once, with --join. Prefer the environment variable (default: none)."`
 	StateDir     string            `name:"state-dir" env:"ZAKI_STATE_DIR" default:"/var/lib/zaki/agent" help:"Where this node keeps its private key, certificate and the cluster CA (default: ${default})."`
 	Address      string            `name:"address" env:"ZAKI_ADDRESS" default:"127.0.0.1" help:"Private address of this host: tenant ports bind only to it and routers forward to it (default: ${default})."`

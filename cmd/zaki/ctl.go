@@ -7,17 +7,17 @@ import (
 	"os"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+	"github.com/zaki-platform/zaki/internal/cpdial"
 )
 
 type ctlCmd struct {
-	ControlPlane string        `name:"controlplane" env:"ZAKI_CONTROLPLANE" default:"127.0.0.1:7400" help:"gRPC address of the control plane; a local zaki dev needs no flag (default: ${default})."`
+	ControlPlane string        `name:"controlplane" env:"ZAKI_CONTROLPLANE" default:"127.0.0.1:7400" help:"One or more control-plane addresses, comma-separated; the client fails over between them. A local zaki dev needs no flag (default: ${default})."`
 	Output       string        `name:"output" short:"o" env:"ZAKI_OUTPUT" default:"table" enum:"table,json" help:"Output format: table or json (default: ${default})."`
 	Timeout      time.Duration `name:"timeout" env:"ZAKI_CTL_TIMEOUT" default:"10s" help:"How long a call may take (default: ${default})."`
 	Credentials  string        `name:"credentials" env:"ZAKI_CREDENTIALS" placeholder:"DIR" help:"Directory of the operator's certificate, key and cluster CA, which the control plane writes to <data-dir>/admin (default: ./zaki-data/admin, then ~/.zaki/dev/admin from zaki dev)."`
@@ -35,7 +35,7 @@ func (c *ctlCmd) dial() (zakiv1.AdminServiceClient, string, func(), error) {
 	if err != nil {
 		return nil, "", nil, err
 	}
-	conn, err := grpc.NewClient(c.ControlPlane, grpc.WithTransportCredentials(creds.TransportCredentials()))
+	conn, err := cpdial.Dial(cpdial.Split(c.ControlPlane), creds.TransportCredentials())
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("control plane %s: %w", c.ControlPlane, err)
 	}

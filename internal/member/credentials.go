@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc/credentials"
 )
 
-// addrFile keeps, beside the bundle, the control-plane address the member
-// joined through, so later starts need no flag.
+// addrFile keeps, beside the bundle, the control-plane addresses the member
+// joined through (comma-separated, as given), so later starts need no flag.
 const addrFile = "controlplane"
 
 // Credentials are a member's key, certificate and cluster CA, read from a
@@ -68,7 +68,7 @@ func (c *Credentials) Identity() pki.Identity {
 	return id
 }
 
-// ControlPlane is the address the member joined through; "" if unknown.
+// ControlPlane is the addresses the member joined through, comma-separated; "" if unknown.
 func (c *Credentials) ControlPlane() string { return c.addr }
 
 // Dir is where the credentials are kept.
@@ -87,7 +87,7 @@ func (c *Credentials) TransportCredentials() credentials.TransportCredentials {
 // ErrNotJoined is wrapped when a member has no credentials and no token.
 var ErrNotJoined = errors.New("not joined to a cluster yet")
 
-// StoredControlPlane is the address kept in dir by a join; "" when none.
+// StoredControlPlane is the addresses kept in dir by a join, comma-separated; "" when none.
 func StoredControlPlane(dir string) string {
 	addr, err := os.ReadFile(filepath.Join(dir, addrFile))
 	if err != nil {

@@ -4,5 +4,5 @@
 // on every connection to the control plane, and renewing the certificate
 // before it expires. Agents and routers use it; zaki ctl uses Load.
 //
-// It may import gen/zaki/v1, internal/pki and gRPC; never controlplane/.
+// It may import gen/zaki/v1, internal/pki, internal/cpdial and gRPC; never controlplane/.
 package member

@@ -10,9 +10,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+	"github.com/zaki-platform/zaki/internal/cpdial"
 	"github.com/zaki-platform/zaki/internal/pki"
 	"github.com/zaki-platform/zaki/internal/secret"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
 
@@ -27,7 +27,7 @@ type Options struct {
 	Role pki.Role
 	// NodeID is an agent's node id; its certificate names it.
 	NodeID string
-	// JoinAddr and Token join the cluster when Dir holds no credentials yet;
+	// JoinAddr (one or more addresses, comma-separated) and Token join the cluster when Dir holds no credentials yet;
 	// once joined they are not needed (a token given again is checked to be
 	// of the same cluster, then ignored).
 	JoinAddr, Token string
@@ -101,8 +101,9 @@ func join(ctx context.Context, o Options) (*Credentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(o.JoinAddr, grpc.WithTransportCredentials(
-		credentials.NewTLS(pki.PinnedTLS(tok.CAHash, time.Now))))
+	// Every address of the list is tried in turn (pick_first) until one
+	// connects; the list is kept for later starts.
+	conn, err := cpdial.Dial(cpdial.Split(o.JoinAddr), credentials.NewTLS(pki.PinnedTLS(tok.CAHash, time.Now)))
 	if err != nil {
 		return nil, fmt.Errorf("member: join %s: %w", o.JoinAddr, err)
 	}
@@ -122,7 +123,7 @@ func join(ctx context.Context, o Options) (*Credentials, error) {
 		return nil, fmt.Errorf("member: token %s is for role %s, not %s: make one with `zaki ctl token create --role %s`",
 			tok.ID, id.Role, o.Role, o.Role)
 	}
-	c, err := save(o.Dir, o.JoinAddr, b)
+	c, err := save(o.Dir, cpdial.Join(cpdial.Split(o.JoinAddr)), b)
 	if err != nil {
 		return nil, err
 	}

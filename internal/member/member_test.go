@@ -180,3 +180,23 @@ func TestRenewal(t *testing.T) {
 		t.Fatalf("a call after the first certificate expired: %v", err)
 	}
 }
+
+// TestJoinTriesEachAddress joins through a list whose first address is dead
+// and keeps the whole list for later starts.
+func TestJoinTriesEachAddress(t *testing.T) {
+	s := startCP(t, time.Hour)
+	dead := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	list := dead + "," + s.Addr()
+	dir := t.TempDir()
+	c, err := Ensure(t.Context(), Options{Dir: dir, Role: pki.RoleRouter, JoinAddr: list,
+		Token: token(t, s, zakiv1.Role_ROLE_ROUTER)})
+	if err != nil {
+		t.Fatalf("join through %s: %v", list, err)
+	}
+	if c.ControlPlane() != list || StoredControlPlane(dir) != list {
+		t.Fatalf("kept %q (stored %q), want %q", c.ControlPlane(), StoredControlPlane(dir), list)
+	}
+	if err := c.Renew(t.Context(), list); err != nil {
+		t.Fatalf("renew through %s: %v", list, err)
+	}
+}

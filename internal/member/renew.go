@@ -9,8 +9,8 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/hashicorp/go-hclog"
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+	"github.com/zaki-platform/zaki/internal/cpdial"
 	"github.com/zaki-platform/zaki/internal/pki"
-	"google.golang.org/grpc"
 )
 
 // renewTimeout bounds one Renew call.
@@ -67,7 +67,7 @@ func (c *Credentials) Renew(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(c.TransportCredentials()))
+	conn, err := cpdial.Dial(cpdial.Split(addr), c.TransportCredentials())
 	if err != nil {
 		return fmt.Errorf("member: renew at %s: %w", addr, err)
 	}
