@@ -38,7 +38,8 @@ type Config struct {
 	// PortMin and PortMax bound the host ports tenants are published on
 	// (inclusive). Default 19000-19999, outside the kernel's ephemeral range.
 	PortMin, PortMax uint32
-	// MemoryBytes is the memory offered to tenant containers. Default 4 GiB.
+	// MemoryBytes is the memory offered to tenant containers. Default: 80% of
+	// the host's memory (4 GiB when it cannot be read).
 	MemoryBytes int64
 	// MaxTenants caps the containers on this host. Default 25: each tenant
 	// has its own bridge network, and Docker's default address pools hold
@@ -113,7 +114,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("invalid host port range %d-%d", cfg.PortMin, cfg.PortMax)
 	}
 	if cfg.MemoryBytes == 0 {
-		cfg.MemoryBytes = DefaultMemoryBytes
+		cfg.MemoryBytes = defaultMemory()
 	}
 	if cfg.MaxTenants == 0 {
 		cfg.MaxTenants = DefaultMaxTenants

@@ -37,7 +37,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.ControlPlane != "127.0.0.1:7400" || cfg.Address != "127.0.0.1" || cfg.PortMin != 19000 ||
-		cfg.PortMax != 19999 || cfg.MemoryBytes != 4<<30 || cfg.MaxTenants != 25 || cfg.ResyncPeriod != 10*time.Second ||
+		cfg.PortMax != 19999 || cfg.MemoryBytes != defaultMemory() || cfg.MemoryBytes <= 0 || cfg.MaxTenants != 25 || cfg.ResyncPeriod != 10*time.Second ||
 		cfg.BotAPIURL != "http://host.docker.internal:7480" || cfg.Logger == nil || cfg.Registry == nil {
 		t.Errorf("defaults = %+v", cfg)
 	}
