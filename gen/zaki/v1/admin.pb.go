@@ -785,7 +785,7 @@ func (*RevokeJoinTokenResponse) Descriptor() ([]byte, []int) {
 type SetNodeStateRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	// NODE_STATE_CORDONED or NODE_STATE_ACTIVE.
+	// NODE_STATE_CORDONED, NODE_STATE_DRAINING or NODE_STATE_ACTIVE.
 	State         NodeState `protobuf:"varint,2,opt,name=state,proto3,enum=zaki.v1.NodeState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1206,6 +1206,260 @@ func (x *RevokeMemberResponse) GetRevoked() uint32 {
 	return 0
 }
 
+type MoveTenantRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	ToNodeId      string                 `protobuf:"bytes,2,opt,name=to_node_id,json=toNodeId,proto3" json:"to_node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MoveTenantRequest) Reset() {
+	*x = MoveTenantRequest{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveTenantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveTenantRequest) ProtoMessage() {}
+
+func (x *MoveTenantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveTenantRequest.ProtoReflect.Descriptor instead.
+func (*MoveTenantRequest) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *MoveTenantRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *MoveTenantRequest) GetToNodeId() string {
+	if x != nil {
+		return x.ToNodeId
+	}
+	return ""
+}
+
+type MoveTenantResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Placement     *Placement             `protobuf:"bytes,1,opt,name=placement,proto3" json:"placement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MoveTenantResponse) Reset() {
+	*x = MoveTenantResponse{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveTenantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveTenantResponse) ProtoMessage() {}
+
+func (x *MoveTenantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveTenantResponse.ProtoReflect.Descriptor instead.
+func (*MoveTenantResponse) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *MoveTenantResponse) GetPlacement() *Placement {
+	if x != nil {
+		return x.Placement
+	}
+	return nil
+}
+
+type ListControlPlanesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListControlPlanesRequest) Reset() {
+	*x = ListControlPlanesRequest{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListControlPlanesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListControlPlanesRequest) ProtoMessage() {}
+
+func (x *ListControlPlanesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListControlPlanesRequest.ProtoReflect.Descriptor instead.
+func (*ListControlPlanesRequest) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{24}
+}
+
+// ControlPlane is one live control-plane replica.
+type ControlPlane struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Where agents, routers and zaki ctl reach it.
+	GrpcAddress   string                 `protobuf:"bytes,2,opt,name=grpc_address,json=grpcAddress,proto3" json:"grpc_address,omitempty"`
+	Leader        bool                   `protobuf:"varint,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	Version       string                 `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlPlane) Reset() {
+	*x = ControlPlane{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlPlane) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlPlane) ProtoMessage() {}
+
+func (x *ControlPlane) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlPlane.ProtoReflect.Descriptor instead.
+func (*ControlPlane) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ControlPlane) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ControlPlane) GetGrpcAddress() string {
+	if x != nil {
+		return x.GrpcAddress
+	}
+	return ""
+}
+
+func (x *ControlPlane) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
+func (x *ControlPlane) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *ControlPlane) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+type ListControlPlanesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ControlPlanes []*ControlPlane        `protobuf:"bytes,1,rep,name=control_planes,json=controlPlanes,proto3" json:"control_planes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListControlPlanesResponse) Reset() {
+	*x = ListControlPlanesResponse{}
+	mi := &file_zaki_v1_admin_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListControlPlanesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListControlPlanesResponse) ProtoMessage() {}
+
+func (x *ListControlPlanesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_admin_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListControlPlanesResponse.ProtoReflect.Descriptor instead.
+func (*ListControlPlanesResponse) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_admin_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListControlPlanesResponse) GetControlPlanes() []*ControlPlane {
+	if x != nil {
+		return x.ControlPlanes
+	}
+	return nil
+}
+
 var File_zaki_v1_admin_proto protoreflect.FileDescriptor
 
 const file_zaki_v1_admin_proto_rawDesc = "" +
@@ -1276,7 +1530,23 @@ const file_zaki_v1_admin_proto_rawDesc = "" +
 	"\x13RevokeMemberRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"0\n" +
 	"\x14RevokeMemberResponse\x12\x18\n" +
-	"\arevoked\x18\x01 \x01(\rR\arevoked*d\n" +
+	"\arevoked\x18\x01 \x01(\rR\arevoked\"N\n" +
+	"\x11MoveTenantRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1c\n" +
+	"\n" +
+	"to_node_id\x18\x02 \x01(\tR\btoNodeId\"F\n" +
+	"\x12MoveTenantResponse\x120\n" +
+	"\tplacement\x18\x01 \x01(\v2\x12.zaki.v1.PlacementR\tplacement\"\x1a\n" +
+	"\x18ListControlPlanesRequest\"\xae\x01\n" +
+	"\fControlPlane\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fgrpc_address\x18\x02 \x01(\tR\vgrpcAddress\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\bR\x06leader\x129\n" +
+	"\n" +
+	"started_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\"Y\n" +
+	"\x19ListControlPlanesResponse\x12<\n" +
+	"\x0econtrol_planes\x18\x01 \x03(\v2\x15.zaki.v1.ControlPlaneR\rcontrolPlanes*d\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1284,7 +1554,7 @@ const file_zaki_v1_admin_proto_rawDesc = "" +
 	"\vROLE_ROUTER\x10\x02\x12\x0e\n" +
 	"\n" +
 	"ROLE_ADMIN\x10\x03\x12\x15\n" +
-	"\x11ROLE_CONTROLPLANE\x10\x042\xc6\x05\n" +
+	"\x11ROLE_CONTROLPLANE\x10\x042\xe9\x06\n" +
 	"\fAdminService\x12B\n" +
 	"\tListNodes\x12\x19.zaki.v1.ListNodesRequest\x1a\x1a.zaki.v1.ListNodesResponse\x12H\n" +
 	"\vListTenants\x12\x1b.zaki.v1.ListTenantsRequest\x1a\x1c.zaki.v1.ListTenantsResponse\x12T\n" +
@@ -1292,6 +1562,9 @@ const file_zaki_v1_admin_proto_rawDesc = "" +
 	"\x0eListJoinTokens\x12\x1e.zaki.v1.ListJoinTokensRequest\x1a\x1f.zaki.v1.ListJoinTokensResponse\x12T\n" +
 	"\x0fRevokeJoinToken\x12\x1f.zaki.v1.RevokeJoinTokenRequest\x1a .zaki.v1.RevokeJoinTokenResponse\x12K\n" +
 	"\fSetNodeState\x12\x1c.zaki.v1.SetNodeStateRequest\x1a\x1d.zaki.v1.SetNodeStateResponse\x12E\n" +
+	"\n" +
+	"MoveTenant\x12\x1a.zaki.v1.MoveTenantRequest\x1a\x1b.zaki.v1.MoveTenantResponse\x12Z\n" +
+	"\x11ListControlPlanes\x12!.zaki.v1.ListControlPlanesRequest\x1a\".zaki.v1.ListControlPlanesResponse\x12E\n" +
 	"\n" +
 	"RemoveNode\x12\x1a.zaki.v1.RemoveNodeRequest\x1a\x1b.zaki.v1.RemoveNodeResponse\x12H\n" +
 	"\vListMembers\x12\x1b.zaki.v1.ListMembersRequest\x1a\x1c.zaki.v1.ListMembersResponse\x12K\n" +
@@ -1310,80 +1583,92 @@ func file_zaki_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_zaki_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_zaki_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_zaki_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_zaki_v1_admin_proto_goTypes = []any{
-	(Role)(0),                       // 0: zaki.v1.Role
-	(*ListNodesRequest)(nil),        // 1: zaki.v1.ListNodesRequest
-	(*NodeStatus)(nil),              // 2: zaki.v1.NodeStatus
-	(*ListNodesResponse)(nil),       // 3: zaki.v1.ListNodesResponse
-	(*ListTenantsRequest)(nil),      // 4: zaki.v1.ListTenantsRequest
-	(*TenantStatus)(nil),            // 5: zaki.v1.TenantStatus
-	(*ListTenantsResponse)(nil),     // 6: zaki.v1.ListTenantsResponse
-	(*CreateJoinTokenRequest)(nil),  // 7: zaki.v1.CreateJoinTokenRequest
-	(*CreateJoinTokenResponse)(nil), // 8: zaki.v1.CreateJoinTokenResponse
-	(*JoinTokenInfo)(nil),           // 9: zaki.v1.JoinTokenInfo
-	(*ListJoinTokensRequest)(nil),   // 10: zaki.v1.ListJoinTokensRequest
-	(*ListJoinTokensResponse)(nil),  // 11: zaki.v1.ListJoinTokensResponse
-	(*RevokeJoinTokenRequest)(nil),  // 12: zaki.v1.RevokeJoinTokenRequest
-	(*RevokeJoinTokenResponse)(nil), // 13: zaki.v1.RevokeJoinTokenResponse
-	(*SetNodeStateRequest)(nil),     // 14: zaki.v1.SetNodeStateRequest
-	(*SetNodeStateResponse)(nil),    // 15: zaki.v1.SetNodeStateResponse
-	(*RemoveNodeRequest)(nil),       // 16: zaki.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),      // 17: zaki.v1.RemoveNodeResponse
-	(*ListMembersRequest)(nil),      // 18: zaki.v1.ListMembersRequest
-	(*Member)(nil),                  // 19: zaki.v1.Member
-	(*ListMembersResponse)(nil),     // 20: zaki.v1.ListMembersResponse
-	(*RevokeMemberRequest)(nil),     // 21: zaki.v1.RevokeMemberRequest
-	(*RevokeMemberResponse)(nil),    // 22: zaki.v1.RevokeMemberResponse
-	(*Node)(nil),                    // 23: zaki.v1.Node
-	(*timestamppb.Timestamp)(nil),   // 24: google.protobuf.Timestamp
-	(*Tenant)(nil),                  // 25: zaki.v1.Tenant
-	(*Placement)(nil),               // 26: zaki.v1.Placement
-	(*durationpb.Duration)(nil),     // 27: google.protobuf.Duration
-	(NodeState)(0),                  // 28: zaki.v1.NodeState
+	(Role)(0),                         // 0: zaki.v1.Role
+	(*ListNodesRequest)(nil),          // 1: zaki.v1.ListNodesRequest
+	(*NodeStatus)(nil),                // 2: zaki.v1.NodeStatus
+	(*ListNodesResponse)(nil),         // 3: zaki.v1.ListNodesResponse
+	(*ListTenantsRequest)(nil),        // 4: zaki.v1.ListTenantsRequest
+	(*TenantStatus)(nil),              // 5: zaki.v1.TenantStatus
+	(*ListTenantsResponse)(nil),       // 6: zaki.v1.ListTenantsResponse
+	(*CreateJoinTokenRequest)(nil),    // 7: zaki.v1.CreateJoinTokenRequest
+	(*CreateJoinTokenResponse)(nil),   // 8: zaki.v1.CreateJoinTokenResponse
+	(*JoinTokenInfo)(nil),             // 9: zaki.v1.JoinTokenInfo
+	(*ListJoinTokensRequest)(nil),     // 10: zaki.v1.ListJoinTokensRequest
+	(*ListJoinTokensResponse)(nil),    // 11: zaki.v1.ListJoinTokensResponse
+	(*RevokeJoinTokenRequest)(nil),    // 12: zaki.v1.RevokeJoinTokenRequest
+	(*RevokeJoinTokenResponse)(nil),   // 13: zaki.v1.RevokeJoinTokenResponse
+	(*SetNodeStateRequest)(nil),       // 14: zaki.v1.SetNodeStateRequest
+	(*SetNodeStateResponse)(nil),      // 15: zaki.v1.SetNodeStateResponse
+	(*RemoveNodeRequest)(nil),         // 16: zaki.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),        // 17: zaki.v1.RemoveNodeResponse
+	(*ListMembersRequest)(nil),        // 18: zaki.v1.ListMembersRequest
+	(*Member)(nil),                    // 19: zaki.v1.Member
+	(*ListMembersResponse)(nil),       // 20: zaki.v1.ListMembersResponse
+	(*RevokeMemberRequest)(nil),       // 21: zaki.v1.RevokeMemberRequest
+	(*RevokeMemberResponse)(nil),      // 22: zaki.v1.RevokeMemberResponse
+	(*MoveTenantRequest)(nil),         // 23: zaki.v1.MoveTenantRequest
+	(*MoveTenantResponse)(nil),        // 24: zaki.v1.MoveTenantResponse
+	(*ListControlPlanesRequest)(nil),  // 25: zaki.v1.ListControlPlanesRequest
+	(*ControlPlane)(nil),              // 26: zaki.v1.ControlPlane
+	(*ListControlPlanesResponse)(nil), // 27: zaki.v1.ListControlPlanesResponse
+	(*Node)(nil),                      // 28: zaki.v1.Node
+	(*timestamppb.Timestamp)(nil),     // 29: google.protobuf.Timestamp
+	(*Tenant)(nil),                    // 30: zaki.v1.Tenant
+	(*Placement)(nil),                 // 31: zaki.v1.Placement
+	(*durationpb.Duration)(nil),       // 32: google.protobuf.Duration
+	(NodeState)(0),                    // 33: zaki.v1.NodeState
 }
 var file_zaki_v1_admin_proto_depIdxs = []int32{
-	23, // 0: zaki.v1.NodeStatus.node:type_name -> zaki.v1.Node
-	24, // 1: zaki.v1.NodeStatus.last_heartbeat:type_name -> google.protobuf.Timestamp
+	28, // 0: zaki.v1.NodeStatus.node:type_name -> zaki.v1.Node
+	29, // 1: zaki.v1.NodeStatus.last_heartbeat:type_name -> google.protobuf.Timestamp
 	2,  // 2: zaki.v1.ListNodesResponse.nodes:type_name -> zaki.v1.NodeStatus
-	25, // 3: zaki.v1.TenantStatus.tenant:type_name -> zaki.v1.Tenant
-	26, // 4: zaki.v1.TenantStatus.placement:type_name -> zaki.v1.Placement
+	30, // 3: zaki.v1.TenantStatus.tenant:type_name -> zaki.v1.Tenant
+	31, // 4: zaki.v1.TenantStatus.placement:type_name -> zaki.v1.Placement
 	5,  // 5: zaki.v1.ListTenantsResponse.tenants:type_name -> zaki.v1.TenantStatus
 	0,  // 6: zaki.v1.CreateJoinTokenRequest.role:type_name -> zaki.v1.Role
-	27, // 7: zaki.v1.CreateJoinTokenRequest.ttl:type_name -> google.protobuf.Duration
+	32, // 7: zaki.v1.CreateJoinTokenRequest.ttl:type_name -> google.protobuf.Duration
 	9,  // 8: zaki.v1.CreateJoinTokenResponse.info:type_name -> zaki.v1.JoinTokenInfo
 	0,  // 9: zaki.v1.JoinTokenInfo.role:type_name -> zaki.v1.Role
-	24, // 10: zaki.v1.JoinTokenInfo.created_at:type_name -> google.protobuf.Timestamp
-	24, // 11: zaki.v1.JoinTokenInfo.expires_at:type_name -> google.protobuf.Timestamp
+	29, // 10: zaki.v1.JoinTokenInfo.created_at:type_name -> google.protobuf.Timestamp
+	29, // 11: zaki.v1.JoinTokenInfo.expires_at:type_name -> google.protobuf.Timestamp
 	9,  // 12: zaki.v1.ListJoinTokensResponse.tokens:type_name -> zaki.v1.JoinTokenInfo
-	28, // 13: zaki.v1.SetNodeStateRequest.state:type_name -> zaki.v1.NodeState
-	23, // 14: zaki.v1.SetNodeStateResponse.node:type_name -> zaki.v1.Node
+	33, // 13: zaki.v1.SetNodeStateRequest.state:type_name -> zaki.v1.NodeState
+	28, // 14: zaki.v1.SetNodeStateResponse.node:type_name -> zaki.v1.Node
 	0,  // 15: zaki.v1.Member.role:type_name -> zaki.v1.Role
-	24, // 16: zaki.v1.Member.expires_at:type_name -> google.protobuf.Timestamp
+	29, // 16: zaki.v1.Member.expires_at:type_name -> google.protobuf.Timestamp
 	19, // 17: zaki.v1.ListMembersResponse.members:type_name -> zaki.v1.Member
-	1,  // 18: zaki.v1.AdminService.ListNodes:input_type -> zaki.v1.ListNodesRequest
-	4,  // 19: zaki.v1.AdminService.ListTenants:input_type -> zaki.v1.ListTenantsRequest
-	7,  // 20: zaki.v1.AdminService.CreateJoinToken:input_type -> zaki.v1.CreateJoinTokenRequest
-	10, // 21: zaki.v1.AdminService.ListJoinTokens:input_type -> zaki.v1.ListJoinTokensRequest
-	12, // 22: zaki.v1.AdminService.RevokeJoinToken:input_type -> zaki.v1.RevokeJoinTokenRequest
-	14, // 23: zaki.v1.AdminService.SetNodeState:input_type -> zaki.v1.SetNodeStateRequest
-	16, // 24: zaki.v1.AdminService.RemoveNode:input_type -> zaki.v1.RemoveNodeRequest
-	18, // 25: zaki.v1.AdminService.ListMembers:input_type -> zaki.v1.ListMembersRequest
-	21, // 26: zaki.v1.AdminService.RevokeMember:input_type -> zaki.v1.RevokeMemberRequest
-	3,  // 27: zaki.v1.AdminService.ListNodes:output_type -> zaki.v1.ListNodesResponse
-	6,  // 28: zaki.v1.AdminService.ListTenants:output_type -> zaki.v1.ListTenantsResponse
-	8,  // 29: zaki.v1.AdminService.CreateJoinToken:output_type -> zaki.v1.CreateJoinTokenResponse
-	11, // 30: zaki.v1.AdminService.ListJoinTokens:output_type -> zaki.v1.ListJoinTokensResponse
-	13, // 31: zaki.v1.AdminService.RevokeJoinToken:output_type -> zaki.v1.RevokeJoinTokenResponse
-	15, // 32: zaki.v1.AdminService.SetNodeState:output_type -> zaki.v1.SetNodeStateResponse
-	17, // 33: zaki.v1.AdminService.RemoveNode:output_type -> zaki.v1.RemoveNodeResponse
-	20, // 34: zaki.v1.AdminService.ListMembers:output_type -> zaki.v1.ListMembersResponse
-	22, // 35: zaki.v1.AdminService.RevokeMember:output_type -> zaki.v1.RevokeMemberResponse
-	27, // [27:36] is the sub-list for method output_type
-	18, // [18:27] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	31, // 18: zaki.v1.MoveTenantResponse.placement:type_name -> zaki.v1.Placement
+	29, // 19: zaki.v1.ControlPlane.started_at:type_name -> google.protobuf.Timestamp
+	26, // 20: zaki.v1.ListControlPlanesResponse.control_planes:type_name -> zaki.v1.ControlPlane
+	1,  // 21: zaki.v1.AdminService.ListNodes:input_type -> zaki.v1.ListNodesRequest
+	4,  // 22: zaki.v1.AdminService.ListTenants:input_type -> zaki.v1.ListTenantsRequest
+	7,  // 23: zaki.v1.AdminService.CreateJoinToken:input_type -> zaki.v1.CreateJoinTokenRequest
+	10, // 24: zaki.v1.AdminService.ListJoinTokens:input_type -> zaki.v1.ListJoinTokensRequest
+	12, // 25: zaki.v1.AdminService.RevokeJoinToken:input_type -> zaki.v1.RevokeJoinTokenRequest
+	14, // 26: zaki.v1.AdminService.SetNodeState:input_type -> zaki.v1.SetNodeStateRequest
+	23, // 27: zaki.v1.AdminService.MoveTenant:input_type -> zaki.v1.MoveTenantRequest
+	25, // 28: zaki.v1.AdminService.ListControlPlanes:input_type -> zaki.v1.ListControlPlanesRequest
+	16, // 29: zaki.v1.AdminService.RemoveNode:input_type -> zaki.v1.RemoveNodeRequest
+	18, // 30: zaki.v1.AdminService.ListMembers:input_type -> zaki.v1.ListMembersRequest
+	21, // 31: zaki.v1.AdminService.RevokeMember:input_type -> zaki.v1.RevokeMemberRequest
+	3,  // 32: zaki.v1.AdminService.ListNodes:output_type -> zaki.v1.ListNodesResponse
+	6,  // 33: zaki.v1.AdminService.ListTenants:output_type -> zaki.v1.ListTenantsResponse
+	8,  // 34: zaki.v1.AdminService.CreateJoinToken:output_type -> zaki.v1.CreateJoinTokenResponse
+	11, // 35: zaki.v1.AdminService.ListJoinTokens:output_type -> zaki.v1.ListJoinTokensResponse
+	13, // 36: zaki.v1.AdminService.RevokeJoinToken:output_type -> zaki.v1.RevokeJoinTokenResponse
+	15, // 37: zaki.v1.AdminService.SetNodeState:output_type -> zaki.v1.SetNodeStateResponse
+	24, // 38: zaki.v1.AdminService.MoveTenant:output_type -> zaki.v1.MoveTenantResponse
+	27, // 39: zaki.v1.AdminService.ListControlPlanes:output_type -> zaki.v1.ListControlPlanesResponse
+	17, // 40: zaki.v1.AdminService.RemoveNode:output_type -> zaki.v1.RemoveNodeResponse
+	20, // 41: zaki.v1.AdminService.ListMembers:output_type -> zaki.v1.ListMembersResponse
+	22, // 42: zaki.v1.AdminService.RevokeMember:output_type -> zaki.v1.RevokeMemberResponse
+	32, // [32:43] is the sub-list for method output_type
+	21, // [21:32] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_zaki_v1_admin_proto_init() }
@@ -1398,7 +1683,7 @@ func file_zaki_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zaki_v1_admin_proto_rawDesc), len(file_zaki_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

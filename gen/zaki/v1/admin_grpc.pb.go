@@ -19,15 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_ListNodes_FullMethodName       = "/zaki.v1.AdminService/ListNodes"
-	AdminService_ListTenants_FullMethodName     = "/zaki.v1.AdminService/ListTenants"
-	AdminService_CreateJoinToken_FullMethodName = "/zaki.v1.AdminService/CreateJoinToken"
-	AdminService_ListJoinTokens_FullMethodName  = "/zaki.v1.AdminService/ListJoinTokens"
-	AdminService_RevokeJoinToken_FullMethodName = "/zaki.v1.AdminService/RevokeJoinToken"
-	AdminService_SetNodeState_FullMethodName    = "/zaki.v1.AdminService/SetNodeState"
-	AdminService_RemoveNode_FullMethodName      = "/zaki.v1.AdminService/RemoveNode"
-	AdminService_ListMembers_FullMethodName     = "/zaki.v1.AdminService/ListMembers"
-	AdminService_RevokeMember_FullMethodName    = "/zaki.v1.AdminService/RevokeMember"
+	AdminService_ListNodes_FullMethodName         = "/zaki.v1.AdminService/ListNodes"
+	AdminService_ListTenants_FullMethodName       = "/zaki.v1.AdminService/ListTenants"
+	AdminService_CreateJoinToken_FullMethodName   = "/zaki.v1.AdminService/CreateJoinToken"
+	AdminService_ListJoinTokens_FullMethodName    = "/zaki.v1.AdminService/ListJoinTokens"
+	AdminService_RevokeJoinToken_FullMethodName   = "/zaki.v1.AdminService/RevokeJoinToken"
+	AdminService_SetNodeState_FullMethodName      = "/zaki.v1.AdminService/SetNodeState"
+	AdminService_MoveTenant_FullMethodName        = "/zaki.v1.AdminService/MoveTenant"
+	AdminService_ListControlPlanes_FullMethodName = "/zaki.v1.AdminService/ListControlPlanes"
+	AdminService_RemoveNode_FullMethodName        = "/zaki.v1.AdminService/RemoveNode"
+	AdminService_ListMembers_FullMethodName       = "/zaki.v1.AdminService/ListMembers"
+	AdminService_RevokeMember_FullMethodName      = "/zaki.v1.AdminService/RevokeMember"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -43,8 +45,15 @@ type AdminServiceClient interface {
 	CreateJoinToken(ctx context.Context, in *CreateJoinTokenRequest, opts ...grpc.CallOption) (*CreateJoinTokenResponse, error)
 	ListJoinTokens(ctx context.Context, in *ListJoinTokensRequest, opts ...grpc.CallOption) (*ListJoinTokensResponse, error)
 	RevokeJoinToken(ctx context.Context, in *RevokeJoinTokenRequest, opts ...grpc.CallOption) (*RevokeJoinTokenResponse, error)
-	// SetNodeState cordons (no new tenants) or uncordons (ACTIVE) a node.
+	// SetNodeState cordons (no new tenants), drains (every tenant moves off,
+	// with its data) or uncordons (ACTIVE) a node.
 	SetNodeState(ctx context.Context, in *SetNodeStateRequest, opts ...grpc.CallOption) (*SetNodeStateResponse, error)
+	// MoveTenant starts moving a tenant, with its data, to another node and
+	// returns at once; the placement's move shows its progress.
+	MoveTenant(ctx context.Context, in *MoveTenantRequest, opts ...grpc.CallOption) (*MoveTenantResponse, error)
+	// ListControlPlanes lists the live control-plane replicas and which one
+	// leads (schedules, judges nodes, drives drains).
+	ListControlPlanes(ctx context.Context, in *ListControlPlanesRequest, opts ...grpc.CallOption) (*ListControlPlanesResponse, error)
 	// RemoveNode forgets a node and revokes its certificates. A node that still
 	// holds tenants is refused unless force is set.
 	RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error)
@@ -123,6 +132,26 @@ func (c *adminServiceClient) SetNodeState(ctx context.Context, in *SetNodeStateR
 	return out, nil
 }
 
+func (c *adminServiceClient) MoveTenant(ctx context.Context, in *MoveTenantRequest, opts ...grpc.CallOption) (*MoveTenantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MoveTenantResponse)
+	err := c.cc.Invoke(ctx, AdminService_MoveTenant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListControlPlanes(ctx context.Context, in *ListControlPlanesRequest, opts ...grpc.CallOption) (*ListControlPlanesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListControlPlanesResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListControlPlanes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminServiceClient) RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RemoveNodeResponse)
@@ -166,8 +195,15 @@ type AdminServiceServer interface {
 	CreateJoinToken(context.Context, *CreateJoinTokenRequest) (*CreateJoinTokenResponse, error)
 	ListJoinTokens(context.Context, *ListJoinTokensRequest) (*ListJoinTokensResponse, error)
 	RevokeJoinToken(context.Context, *RevokeJoinTokenRequest) (*RevokeJoinTokenResponse, error)
-	// SetNodeState cordons (no new tenants) or uncordons (ACTIVE) a node.
+	// SetNodeState cordons (no new tenants), drains (every tenant moves off,
+	// with its data) or uncordons (ACTIVE) a node.
 	SetNodeState(context.Context, *SetNodeStateRequest) (*SetNodeStateResponse, error)
+	// MoveTenant starts moving a tenant, with its data, to another node and
+	// returns at once; the placement's move shows its progress.
+	MoveTenant(context.Context, *MoveTenantRequest) (*MoveTenantResponse, error)
+	// ListControlPlanes lists the live control-plane replicas and which one
+	// leads (schedules, judges nodes, drives drains).
+	ListControlPlanes(context.Context, *ListControlPlanesRequest) (*ListControlPlanesResponse, error)
 	// RemoveNode forgets a node and revokes its certificates. A node that still
 	// holds tenants is refused unless force is set.
 	RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error)
@@ -203,6 +239,12 @@ func (UnimplementedAdminServiceServer) RevokeJoinToken(context.Context, *RevokeJ
 }
 func (UnimplementedAdminServiceServer) SetNodeState(context.Context, *SetNodeStateRequest) (*SetNodeStateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetNodeState not implemented")
+}
+func (UnimplementedAdminServiceServer) MoveTenant(context.Context, *MoveTenantRequest) (*MoveTenantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MoveTenant not implemented")
+}
+func (UnimplementedAdminServiceServer) ListControlPlanes(context.Context, *ListControlPlanesRequest) (*ListControlPlanesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListControlPlanes not implemented")
 }
 func (UnimplementedAdminServiceServer) RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemoveNode not implemented")
@@ -342,6 +384,42 @@ func _AdminService_SetNodeState_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_MoveTenant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MoveTenantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).MoveTenant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_MoveTenant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).MoveTenant(ctx, req.(*MoveTenantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListControlPlanes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListControlPlanesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListControlPlanes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListControlPlanes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListControlPlanes(ctx, req.(*ListControlPlanesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AdminService_RemoveNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RemoveNodeRequest)
 	if err := dec(in); err != nil {
@@ -426,6 +504,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetNodeState",
 			Handler:    _AdminService_SetNodeState_Handler,
+		},
+		{
+			MethodName: "MoveTenant",
+			Handler:    _AdminService_MoveTenant_Handler,
+		},
+		{
+			MethodName: "ListControlPlanes",
+			Handler:    _AdminService_ListControlPlanes_Handler,
 		},
 		{
 			MethodName: "RemoveNode",

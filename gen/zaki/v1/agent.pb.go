@@ -596,7 +596,17 @@ type Assignment struct {
 	Secrets *TenantSecrets `protobuf:"bytes,9,opt,name=secrets,proto3" json:"secrets,omitempty"`
 	// The real bot's numeric id; the container's pseudo token is
 	// "<bot_id>:<secrets.bot_api_secret>".
-	BotId         int64 `protobuf:"varint,10,opt,name=bot_id,json=botId,proto3" json:"bot_id,omitempty"`
+	BotId int64 `protobuf:"varint,10,opt,name=bot_id,json=botId,proto3" json:"bot_id,omitempty"`
+	// The container must be stopped but kept with its volume: the tenant is
+	// moving away and its data is about to be copied. The agent reports
+	// PLACEMENT_STATE_STOPPED once nothing runs.
+	Stopped bool `protobuf:"varint,11,opt,name=stopped,proto3" json:"stopped,omitempty"`
+	// On a stopped assignment: the only node allowed to pull the volume.
+	MoveToNodeId string `protobuf:"bytes,12,opt,name=move_to_node_id,json=moveToNodeId,proto3" json:"move_to_node_id,omitempty"`
+	// On a move's target: before the container first starts, fill its volume
+	// from this node's TransferService. A container of this generation that
+	// already exists was made after a complete copy.
+	RestoreFrom   *MoveSource `protobuf:"bytes,13,opt,name=restore_from,json=restoreFrom,proto3" json:"restore_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -701,6 +711,81 @@ func (x *Assignment) GetBotId() int64 {
 	return 0
 }
 
+func (x *Assignment) GetStopped() bool {
+	if x != nil {
+		return x.Stopped
+	}
+	return false
+}
+
+func (x *Assignment) GetMoveToNodeId() string {
+	if x != nil {
+		return x.MoveToNodeId
+	}
+	return ""
+}
+
+func (x *Assignment) GetRestoreFrom() *MoveSource {
+	if x != nil {
+		return x.RestoreFrom
+	}
+	return nil
+}
+
+// MoveSource is where a moving tenant's volume is pulled from.
+type MoveSource struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The source node's TransferService, "host:port".
+	TransferAddress string `protobuf:"bytes,2,opt,name=transfer_address,json=transferAddress,proto3" json:"transfer_address,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *MoveSource) Reset() {
+	*x = MoveSource{}
+	mi := &file_zaki_v1_agent_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveSource) ProtoMessage() {}
+
+func (x *MoveSource) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_agent_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveSource.ProtoReflect.Descriptor instead.
+func (*MoveSource) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_agent_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *MoveSource) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *MoveSource) GetTransferAddress() string {
+	if x != nil {
+		return x.TransferAddress
+	}
+	return ""
+}
+
 var File_zaki_v1_agent_proto protoreflect.FileDescriptor
 
 const file_zaki_v1_agent_proto_rawDesc = "" +
@@ -739,7 +824,7 @@ const file_zaki_v1_agent_proto_rawDesc = "" +
 	"\x06upsert\x18\x01 \x01(\v2\x13.zaki.v1.AssignmentH\x00R\x06upsert\x12*\n" +
 	"\x10remove_tenant_id\x18\x02 \x01(\tH\x00R\x0eremoveTenantId\x12\x1a\n" +
 	"\brevision\x18\x03 \x01(\x03R\brevisionB\b\n" +
-	"\x06change\"\xc5\x02\n" +
+	"\x06change\"\xbe\x03\n" +
 	"\n" +
 	"Assignment\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1e\n" +
@@ -754,7 +839,14 @@ const file_zaki_v1_agent_proto_rawDesc = "" +
 	"\x04tier\x18\b \x01(\tR\x04tier\x120\n" +
 	"\asecrets\x18\t \x01(\v2\x16.zaki.v1.TenantSecretsR\asecrets\x12\x15\n" +
 	"\x06bot_id\x18\n" +
-	" \x01(\x03R\x05botId2P\n" +
+	" \x01(\x03R\x05botId\x12\x18\n" +
+	"\astopped\x18\v \x01(\bR\astopped\x12%\n" +
+	"\x0fmove_to_node_id\x18\f \x01(\tR\fmoveToNodeId\x126\n" +
+	"\frestore_from\x18\r \x01(\v2\x13.zaki.v1.MoveSourceR\vrestoreFrom\"P\n" +
+	"\n" +
+	"MoveSource\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12)\n" +
+	"\x10transfer_address\x18\x02 \x01(\tR\x0ftransferAddress2P\n" +
 	"\fAgentService\x12@\n" +
 	"\aSession\x12\x17.zaki.v1.SessionRequest\x1a\x18.zaki.v1.SessionResponse(\x010\x01B2Z0github.com/zaki-platform/zaki/gen/zaki/v1;zakiv1b\x06proto3"
 
@@ -770,7 +862,7 @@ func file_zaki_v1_agent_proto_rawDescGZIP() []byte {
 	return file_zaki_v1_agent_proto_rawDescData
 }
 
-var file_zaki_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_zaki_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_zaki_v1_agent_proto_goTypes = []any{
 	(*SessionRequest)(nil),      // 0: zaki.v1.SessionRequest
 	(*Register)(nil),            // 1: zaki.v1.Register
@@ -781,34 +873,36 @@ var file_zaki_v1_agent_proto_goTypes = []any{
 	(*DesiredSet)(nil),          // 6: zaki.v1.DesiredSet
 	(*AssignmentChange)(nil),    // 7: zaki.v1.AssignmentChange
 	(*Assignment)(nil),          // 8: zaki.v1.Assignment
-	(*Node)(nil),                // 9: zaki.v1.Node
-	(PlacementState)(0),         // 10: zaki.v1.PlacementState
-	(*durationpb.Duration)(nil), // 11: google.protobuf.Duration
-	(TenantKind)(0),             // 12: zaki.v1.TenantKind
-	(*TenantSecrets)(nil),       // 13: zaki.v1.TenantSecrets
+	(*MoveSource)(nil),          // 9: zaki.v1.MoveSource
+	(*Node)(nil),                // 10: zaki.v1.Node
+	(PlacementState)(0),         // 11: zaki.v1.PlacementState
+	(*durationpb.Duration)(nil), // 12: google.protobuf.Duration
+	(TenantKind)(0),             // 13: zaki.v1.TenantKind
+	(*TenantSecrets)(nil),       // 14: zaki.v1.TenantSecrets
 }
 var file_zaki_v1_agent_proto_depIdxs = []int32{
 	1,  // 0: zaki.v1.SessionRequest.register:type_name -> zaki.v1.Register
 	2,  // 1: zaki.v1.SessionRequest.heartbeat:type_name -> zaki.v1.Heartbeat
 	3,  // 2: zaki.v1.SessionRequest.status:type_name -> zaki.v1.ContainerStatus
-	9,  // 3: zaki.v1.Register.node:type_name -> zaki.v1.Node
+	10, // 3: zaki.v1.Register.node:type_name -> zaki.v1.Node
 	3,  // 4: zaki.v1.Register.running:type_name -> zaki.v1.ContainerStatus
-	10, // 5: zaki.v1.ContainerStatus.state:type_name -> zaki.v1.PlacementState
+	11, // 5: zaki.v1.ContainerStatus.state:type_name -> zaki.v1.PlacementState
 	5,  // 6: zaki.v1.SessionResponse.welcome:type_name -> zaki.v1.Welcome
 	6,  // 7: zaki.v1.SessionResponse.desired:type_name -> zaki.v1.DesiredSet
 	7,  // 8: zaki.v1.SessionResponse.change:type_name -> zaki.v1.AssignmentChange
-	11, // 9: zaki.v1.Welcome.heartbeat_period:type_name -> google.protobuf.Duration
+	12, // 9: zaki.v1.Welcome.heartbeat_period:type_name -> google.protobuf.Duration
 	8,  // 10: zaki.v1.DesiredSet.assignments:type_name -> zaki.v1.Assignment
 	8,  // 11: zaki.v1.AssignmentChange.upsert:type_name -> zaki.v1.Assignment
-	12, // 12: zaki.v1.Assignment.kind:type_name -> zaki.v1.TenantKind
-	13, // 13: zaki.v1.Assignment.secrets:type_name -> zaki.v1.TenantSecrets
-	0,  // 14: zaki.v1.AgentService.Session:input_type -> zaki.v1.SessionRequest
-	4,  // 15: zaki.v1.AgentService.Session:output_type -> zaki.v1.SessionResponse
-	15, // [15:16] is the sub-list for method output_type
-	14, // [14:15] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	13, // 12: zaki.v1.Assignment.kind:type_name -> zaki.v1.TenantKind
+	14, // 13: zaki.v1.Assignment.secrets:type_name -> zaki.v1.TenantSecrets
+	9,  // 14: zaki.v1.Assignment.restore_from:type_name -> zaki.v1.MoveSource
+	0,  // 15: zaki.v1.AgentService.Session:input_type -> zaki.v1.SessionRequest
+	4,  // 16: zaki.v1.AgentService.Session:output_type -> zaki.v1.SessionResponse
+	16, // [16:17] is the sub-list for method output_type
+	15, // [15:16] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_zaki_v1_agent_proto_init() }
@@ -837,7 +931,7 @@ func file_zaki_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zaki_v1_agent_proto_rawDesc), len(file_zaki_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -153,6 +153,12 @@ const (
 	PlacementState_PLACEMENT_STATE_RUNNING PlacementState = 4
 	// It could not be started; reason says why.
 	PlacementState_PLACEMENT_STATE_FAILED PlacementState = 5
+	// The tenant is moving between nodes (see Placement.move); its updates
+	// are parked until the move is done.
+	PlacementState_PLACEMENT_STATE_MOVING PlacementState = 6
+	// Reported by a move's source agent: the container is stopped and its
+	// volume is ready to be copied. Never a placement's own state.
+	PlacementState_PLACEMENT_STATE_STOPPED PlacementState = 7
 )
 
 // Enum value maps for PlacementState.
@@ -164,6 +170,8 @@ var (
 		3: "PLACEMENT_STATE_STARTING",
 		4: "PLACEMENT_STATE_RUNNING",
 		5: "PLACEMENT_STATE_FAILED",
+		6: "PLACEMENT_STATE_MOVING",
+		7: "PLACEMENT_STATE_STOPPED",
 	}
 	PlacementState_value = map[string]int32{
 		"PLACEMENT_STATE_UNSPECIFIED": 0,
@@ -172,6 +180,8 @@ var (
 		"PLACEMENT_STATE_STARTING":    3,
 		"PLACEMENT_STATE_RUNNING":     4,
 		"PLACEMENT_STATE_FAILED":      5,
+		"PLACEMENT_STATE_MOVING":      6,
+		"PLACEMENT_STATE_STOPPED":     7,
 	}
 )
 
@@ -200,6 +210,59 @@ func (x PlacementState) Number() protoreflect.EnumNumber {
 // Deprecated: Use PlacementState.Descriptor instead.
 func (PlacementState) EnumDescriptor() ([]byte, []int) {
 	return file_zaki_v1_types_proto_rawDescGZIP(), []int{2}
+}
+
+// MovePhase is how far a move has come.
+type MovePhase int32
+
+const (
+	MovePhase_MOVE_PHASE_UNSPECIFIED MovePhase = 0
+	// The source agent is stopping the container (data kept).
+	MovePhase_MOVE_PHASE_STOPPING MovePhase = 1
+	// The target agent is pulling the volume from the source and starting the
+	// container there.
+	MovePhase_MOVE_PHASE_COPYING MovePhase = 2
+)
+
+// Enum value maps for MovePhase.
+var (
+	MovePhase_name = map[int32]string{
+		0: "MOVE_PHASE_UNSPECIFIED",
+		1: "MOVE_PHASE_STOPPING",
+		2: "MOVE_PHASE_COPYING",
+	}
+	MovePhase_value = map[string]int32{
+		"MOVE_PHASE_UNSPECIFIED": 0,
+		"MOVE_PHASE_STOPPING":    1,
+		"MOVE_PHASE_COPYING":     2,
+	}
+)
+
+func (x MovePhase) Enum() *MovePhase {
+	p := new(MovePhase)
+	*p = x
+	return p
+}
+
+func (x MovePhase) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MovePhase) Descriptor() protoreflect.EnumDescriptor {
+	return file_zaki_v1_types_proto_enumTypes[3].Descriptor()
+}
+
+func (MovePhase) Type() protoreflect.EnumType {
+	return &file_zaki_v1_types_proto_enumTypes[3]
+}
+
+func (x MovePhase) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MovePhase.Descriptor instead.
+func (MovePhase) EnumDescriptor() ([]byte, []int) {
+	return file_zaki_v1_types_proto_rawDescGZIP(), []int{3}
 }
 
 // SchedulerPolicy picks among the nodes that can take a tenant.
@@ -238,11 +301,11 @@ func (x SchedulerPolicy) String() string {
 }
 
 func (SchedulerPolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_zaki_v1_types_proto_enumTypes[3].Descriptor()
+	return file_zaki_v1_types_proto_enumTypes[4].Descriptor()
 }
 
 func (SchedulerPolicy) Type() protoreflect.EnumType {
-	return &file_zaki_v1_types_proto_enumTypes[3]
+	return &file_zaki_v1_types_proto_enumTypes[4]
 }
 
 func (x SchedulerPolicy) Number() protoreflect.EnumNumber {
@@ -251,7 +314,7 @@ func (x SchedulerPolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SchedulerPolicy.Descriptor instead.
 func (SchedulerPolicy) EnumDescriptor() ([]byte, []int) {
-	return file_zaki_v1_types_proto_rawDescGZIP(), []int{3}
+	return file_zaki_v1_types_proto_rawDescGZIP(), []int{4}
 }
 
 // Node is one agent host.
@@ -264,14 +327,17 @@ type Node struct {
 	PortMin uint32 `protobuf:"varint,3,opt,name=port_min,json=portMin,proto3" json:"port_min,omitempty"`
 	PortMax uint32 `protobuf:"varint,4,opt,name=port_max,json=portMax,proto3" json:"port_max,omitempty"`
 	// Memory the node offers to tenant containers, in bytes.
-	MemoryBytes   int64                  `protobuf:"varint,5,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
-	MaxTenants    uint32                 `protobuf:"varint,6,opt,name=max_tenants,json=maxTenants,proto3" json:"max_tenants,omitempty"`
-	Labels        map[string]string      `protobuf:"bytes,7,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	State         NodeState              `protobuf:"varint,8,opt,name=state,proto3,enum=zaki.v1.NodeState" json:"state,omitempty"`
-	RegisteredAt  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=registered_at,json=registeredAt,proto3" json:"registered_at,omitempty"`
-	AgentVersion  string                 `protobuf:"bytes,10,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MemoryBytes  int64                  `protobuf:"varint,5,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	MaxTenants   uint32                 `protobuf:"varint,6,opt,name=max_tenants,json=maxTenants,proto3" json:"max_tenants,omitempty"`
+	Labels       map[string]string      `protobuf:"bytes,7,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	State        NodeState              `protobuf:"varint,8,opt,name=state,proto3,enum=zaki.v1.NodeState" json:"state,omitempty"`
+	RegisteredAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=registered_at,json=registeredAt,proto3" json:"registered_at,omitempty"`
+	AgentVersion string                 `protobuf:"bytes,10,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
+	// Where other agents reach this node's TransferService ("host:port") to
+	// pull a moving tenant's volume; empty when the agent serves none.
+	TransferAddress string `protobuf:"bytes,11,opt,name=transfer_address,json=transferAddress,proto3" json:"transfer_address,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Node) Reset() {
@@ -370,6 +436,13 @@ func (x *Node) GetRegisteredAt() *timestamppb.Timestamp {
 func (x *Node) GetAgentVersion() string {
 	if x != nil {
 		return x.AgentVersion
+	}
+	return ""
+}
+
+func (x *Node) GetTransferAddress() string {
+	if x != nil {
+		return x.TransferAddress
 	}
 	return ""
 }
@@ -533,10 +606,13 @@ type Placement struct {
 	NodeId   string                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	HostPort uint32                 `protobuf:"varint,3,opt,name=host_port,json=hostPort,proto3" json:"host_port,omitempty"`
 	// Bumped on every change of node or port; agents apply a generation once.
-	Generation    uint64                 `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
-	State         PlacementState         `protobuf:"varint,5,opt,name=state,proto3,enum=zaki.v1.PlacementState" json:"state,omitempty"`
-	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Generation uint64                 `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
+	State      PlacementState         `protobuf:"varint,5,opt,name=state,proto3,enum=zaki.v1.PlacementState" json:"state,omitempty"`
+	Reason     string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	UpdatedAt  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// Set while the tenant moves to another node; node_id and host_port are
+	// still the source's until the move is done.
+	Move          *Move `protobuf:"bytes,8,opt,name=move,proto3" json:"move,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -620,6 +696,103 @@ func (x *Placement) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Placement) GetMove() *Move {
+	if x != nil {
+		return x.Move
+	}
+	return nil
+}
+
+// Move is a tenant's move to another node, with its data: stop on the
+// source, copy the volume agent to agent, start on the target, then flip the
+// placement to the target.
+type Move struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ToNodeId string                 `protobuf:"bytes,1,opt,name=to_node_id,json=toNodeId,proto3" json:"to_node_id,omitempty"`
+	// The host port claimed on the target.
+	ToHostPort uint32                 `protobuf:"varint,2,opt,name=to_host_port,json=toHostPort,proto3" json:"to_host_port,omitempty"`
+	Phase      MovePhase              `protobuf:"varint,3,opt,name=phase,proto3,enum=zaki.v1.MovePhase" json:"phase,omitempty"`
+	StartedAt  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// The last failure of either side, when there is one; the copy is retried.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Why the move was made: "operator" or "drain".
+	Cause         string `protobuf:"bytes,6,opt,name=cause,proto3" json:"cause,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Move) Reset() {
+	*x = Move{}
+	mi := &file_zaki_v1_types_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Move) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Move) ProtoMessage() {}
+
+func (x *Move) ProtoReflect() protoreflect.Message {
+	mi := &file_zaki_v1_types_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Move.ProtoReflect.Descriptor instead.
+func (*Move) Descriptor() ([]byte, []int) {
+	return file_zaki_v1_types_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Move) GetToNodeId() string {
+	if x != nil {
+		return x.ToNodeId
+	}
+	return ""
+}
+
+func (x *Move) GetToHostPort() uint32 {
+	if x != nil {
+		return x.ToHostPort
+	}
+	return 0
+}
+
+func (x *Move) GetPhase() MovePhase {
+	if x != nil {
+		return x.Phase
+	}
+	return MovePhase_MOVE_PHASE_UNSPECIFIED
+}
+
+func (x *Move) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *Move) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Move) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
 // Route is what a router needs to deliver to one tenant.
 type Route struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -642,7 +815,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_zaki_v1_types_proto_msgTypes[4]
+	mi := &file_zaki_v1_types_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +827,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_zaki_v1_types_proto_msgTypes[4]
+	mi := &file_zaki_v1_types_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +840,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_zaki_v1_types_proto_rawDescGZIP(), []int{4}
+	return file_zaki_v1_types_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Route) GetTenantId() string {
@@ -760,7 +933,7 @@ type ParkedUpdate struct {
 
 func (x *ParkedUpdate) Reset() {
 	*x = ParkedUpdate{}
-	mi := &file_zaki_v1_types_proto_msgTypes[5]
+	mi := &file_zaki_v1_types_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +945,7 @@ func (x *ParkedUpdate) String() string {
 func (*ParkedUpdate) ProtoMessage() {}
 
 func (x *ParkedUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_zaki_v1_types_proto_msgTypes[5]
+	mi := &file_zaki_v1_types_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +958,7 @@ func (x *ParkedUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedUpdate.ProtoReflect.Descriptor instead.
 func (*ParkedUpdate) Descriptor() ([]byte, []int) {
-	return file_zaki_v1_types_proto_rawDescGZIP(), []int{5}
+	return file_zaki_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ParkedUpdate) GetTenantId() string {
@@ -824,7 +997,7 @@ type Tier struct {
 
 func (x *Tier) Reset() {
 	*x = Tier{}
-	mi := &file_zaki_v1_types_proto_msgTypes[6]
+	mi := &file_zaki_v1_types_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +1009,7 @@ func (x *Tier) String() string {
 func (*Tier) ProtoMessage() {}
 
 func (x *Tier) ProtoReflect() protoreflect.Message {
-	mi := &file_zaki_v1_types_proto_msgTypes[6]
+	mi := &file_zaki_v1_types_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +1022,7 @@ func (x *Tier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tier.ProtoReflect.Descriptor instead.
 func (*Tier) Descriptor() ([]byte, []int) {
-	return file_zaki_v1_types_proto_rawDescGZIP(), []int{6}
+	return file_zaki_v1_types_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Tier) GetName() string {
@@ -877,7 +1050,7 @@ var File_zaki_v1_types_proto protoreflect.FileDescriptor
 
 const file_zaki_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x13zaki/v1/types.proto\x12\azaki.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x03\n" +
+	"\x13zaki/v1/types.proto\x12\azaki.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x03\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x19\n" +
@@ -890,7 +1063,8 @@ const file_zaki_v1_types_proto_rawDesc = "" +
 	"\x05state\x18\b \x01(\x0e2\x12.zaki.v1.NodeStateR\x05state\x12?\n" +
 	"\rregistered_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fregisteredAt\x12#\n" +
 	"\ragent_version\x18\n" +
-	" \x01(\tR\fagentVersion\x1a9\n" +
+	" \x01(\tR\fagentVersion\x12)\n" +
+	"\x10transfer_address\x18\v \x01(\tR\x0ftransferAddress\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xce\x01\n" +
@@ -905,7 +1079,7 @@ const file_zaki_v1_types_proto_rawDesc = "" +
 	"\rTenantSecrets\x12%\n" +
 	"\x0ewebhook_secret\x18\x01 \x01(\tR\rwebhookSecret\x12$\n" +
 	"\x0ebot_api_secret\x18\x02 \x01(\tR\fbotApiSecret\x12#\n" +
-	"\rgateway_token\x18\x03 \x01(\tR\fgatewayToken\"\x80\x02\n" +
+	"\rgateway_token\x18\x03 \x01(\tR\fgatewayToken\"\xa3\x02\n" +
 	"\tPlacement\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x1b\n" +
@@ -916,7 +1090,18 @@ const file_zaki_v1_types_proto_rawDesc = "" +
 	"\x05state\x18\x05 \x01(\x0e2\x17.zaki.v1.PlacementStateR\x05state\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x129\n" +
 	"\n" +
-	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x8b\x03\n" +
+	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12!\n" +
+	"\x04move\x18\b \x01(\v2\r.zaki.v1.MoveR\x04move\"\xd9\x01\n" +
+	"\x04Move\x12\x1c\n" +
+	"\n" +
+	"to_node_id\x18\x01 \x01(\tR\btoNodeId\x12 \n" +
+	"\fto_host_port\x18\x02 \x01(\rR\n" +
+	"toHostPort\x12(\n" +
+	"\x05phase\x18\x03 \x01(\x0e2\x12.zaki.v1.MovePhaseR\x05phase\x129\n" +
+	"\n" +
+	"started_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05cause\x18\x06 \x01(\tR\x05cause\"\x8b\x03\n" +
 	"\x05Route\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12'\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x13.zaki.v1.TenantKindR\x04kind\x12\"\n" +
@@ -954,14 +1139,20 @@ const file_zaki_v1_types_proto_rawDesc = "" +
 	"TenantKind\x12\x1b\n" +
 	"\x17TENANT_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10TENANT_KIND_USER\x10\x01\x12\x15\n" +
-	"\x11TENANT_KIND_GROUP\x10\x02*\xc4\x01\n" +
+	"\x11TENANT_KIND_GROUP\x10\x02*\xfd\x01\n" +
 	"\x0ePlacementState\x12\x1f\n" +
 	"\x1bPLACEMENT_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17PLACEMENT_STATE_PENDING\x10\x01\x12\x1d\n" +
 	"\x19PLACEMENT_STATE_SCHEDULED\x10\x02\x12\x1c\n" +
 	"\x18PLACEMENT_STATE_STARTING\x10\x03\x12\x1b\n" +
 	"\x17PLACEMENT_STATE_RUNNING\x10\x04\x12\x1a\n" +
-	"\x16PLACEMENT_STATE_FAILED\x10\x05*n\n" +
+	"\x16PLACEMENT_STATE_FAILED\x10\x05\x12\x1a\n" +
+	"\x16PLACEMENT_STATE_MOVING\x10\x06\x12\x1b\n" +
+	"\x17PLACEMENT_STATE_STOPPED\x10\a*X\n" +
+	"\tMovePhase\x12\x1a\n" +
+	"\x16MOVE_PHASE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13MOVE_PHASE_STOPPING\x10\x01\x12\x16\n" +
+	"\x12MOVE_PHASE_COPYING\x10\x02*n\n" +
 	"\x0fSchedulerPolicy\x12 \n" +
 	"\x1cSCHEDULER_POLICY_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18SCHEDULER_POLICY_BINPACK\x10\x01\x12\x1b\n" +
@@ -979,40 +1170,45 @@ func file_zaki_v1_types_proto_rawDescGZIP() []byte {
 	return file_zaki_v1_types_proto_rawDescData
 }
 
-var file_zaki_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_zaki_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_zaki_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_zaki_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_zaki_v1_types_proto_goTypes = []any{
 	(NodeState)(0),                // 0: zaki.v1.NodeState
 	(TenantKind)(0),               // 1: zaki.v1.TenantKind
 	(PlacementState)(0),           // 2: zaki.v1.PlacementState
-	(SchedulerPolicy)(0),          // 3: zaki.v1.SchedulerPolicy
-	(*Node)(nil),                  // 4: zaki.v1.Node
-	(*Tenant)(nil),                // 5: zaki.v1.Tenant
-	(*TenantSecrets)(nil),         // 6: zaki.v1.TenantSecrets
-	(*Placement)(nil),             // 7: zaki.v1.Placement
-	(*Route)(nil),                 // 8: zaki.v1.Route
-	(*ParkedUpdate)(nil),          // 9: zaki.v1.ParkedUpdate
-	(*Tier)(nil),                  // 10: zaki.v1.Tier
-	nil,                           // 11: zaki.v1.Node.LabelsEntry
-	nil,                           // 12: zaki.v1.Tier.ConstraintsEntry
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(MovePhase)(0),                // 3: zaki.v1.MovePhase
+	(SchedulerPolicy)(0),          // 4: zaki.v1.SchedulerPolicy
+	(*Node)(nil),                  // 5: zaki.v1.Node
+	(*Tenant)(nil),                // 6: zaki.v1.Tenant
+	(*TenantSecrets)(nil),         // 7: zaki.v1.TenantSecrets
+	(*Placement)(nil),             // 8: zaki.v1.Placement
+	(*Move)(nil),                  // 9: zaki.v1.Move
+	(*Route)(nil),                 // 10: zaki.v1.Route
+	(*ParkedUpdate)(nil),          // 11: zaki.v1.ParkedUpdate
+	(*Tier)(nil),                  // 12: zaki.v1.Tier
+	nil,                           // 13: zaki.v1.Node.LabelsEntry
+	nil,                           // 14: zaki.v1.Tier.ConstraintsEntry
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
 }
 var file_zaki_v1_types_proto_depIdxs = []int32{
-	11, // 0: zaki.v1.Node.labels:type_name -> zaki.v1.Node.LabelsEntry
+	13, // 0: zaki.v1.Node.labels:type_name -> zaki.v1.Node.LabelsEntry
 	0,  // 1: zaki.v1.Node.state:type_name -> zaki.v1.NodeState
-	13, // 2: zaki.v1.Node.registered_at:type_name -> google.protobuf.Timestamp
+	15, // 2: zaki.v1.Node.registered_at:type_name -> google.protobuf.Timestamp
 	1,  // 3: zaki.v1.Tenant.kind:type_name -> zaki.v1.TenantKind
-	13, // 4: zaki.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
+	15, // 4: zaki.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 5: zaki.v1.Placement.state:type_name -> zaki.v1.PlacementState
-	13, // 6: zaki.v1.Placement.updated_at:type_name -> google.protobuf.Timestamp
-	1,  // 7: zaki.v1.Route.kind:type_name -> zaki.v1.TenantKind
-	2,  // 8: zaki.v1.Route.state:type_name -> zaki.v1.PlacementState
-	12, // 9: zaki.v1.Tier.constraints:type_name -> zaki.v1.Tier.ConstraintsEntry
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	15, // 6: zaki.v1.Placement.updated_at:type_name -> google.protobuf.Timestamp
+	9,  // 7: zaki.v1.Placement.move:type_name -> zaki.v1.Move
+	3,  // 8: zaki.v1.Move.phase:type_name -> zaki.v1.MovePhase
+	15, // 9: zaki.v1.Move.started_at:type_name -> google.protobuf.Timestamp
+	1,  // 10: zaki.v1.Route.kind:type_name -> zaki.v1.TenantKind
+	2,  // 11: zaki.v1.Route.state:type_name -> zaki.v1.PlacementState
+	14, // 12: zaki.v1.Tier.constraints:type_name -> zaki.v1.Tier.ConstraintsEntry
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_zaki_v1_types_proto_init() }
@@ -1025,8 +1221,8 @@ func file_zaki_v1_types_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zaki_v1_types_proto_rawDesc), len(file_zaki_v1_types_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   9,
+			NumEnums:      5,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
