@@ -20,7 +20,7 @@ import (
 // certificates; a revoked serial stays until the certificate would have
 // expired anyway.
 //
-// TODO(#3): prune revoked entries past their expiry, and issued ones past theirs.
+// Records past their expiry are pruned by the leader (cert_prune.go).
 const (
 	issuedPrefix  = pkiPrefix + "issued/"  // <id>/<serial hex> = "<role> <not-after RFC 3339>"
 	revokedPrefix = pkiPrefix + "revoked/" // <serial hex> = "<id> <not-after RFC 3339>"
