@@ -14,6 +14,7 @@ import (
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 	"github.com/zaki-platform/zaki/internal/every"
+	"github.com/zaki-platform/zaki/internal/pki"
 	"github.com/zaki-platform/zaki/profile"
 )
 
@@ -31,6 +32,14 @@ type Agent struct {
 	closer io.Closer
 	// workers counts running tenant workers; Run waits for them.
 	workers sync.WaitGroup
+	// bundle returns the node's current credentials; nil without a
+	// StateDir (plaintext, tests only). Set by Run before anything uses it.
+	bundle func() *pki.Bundle
+	// transferAddr is the TransferService address reported in Register;
+	// "" when none is served. Set by Run before the first session.
+	transferAddr string
+	// transfer serves volumes to moves' targets; nil when none is served.
+	transfer *transferServer
 
 	mu sync.Mutex // guards the fields below
 	// tenants are the live workers by tenant id. A worker removes itself
@@ -104,12 +113,22 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	a.log.Info("agent starting", "addr", a.cfg.ControlPlane)
+	creds, err := a.credentials(ctx)
+	if err != nil {
+		return err
+	}
+	if creds != nil {
+		a.bundle = creds.Bundle
+	}
+	if err := a.serveTransfer(ctx); err != nil {
+		return err
+	}
 	a.workers.Add(1)
 	go func() {
 		defer a.workers.Done()
 		every.Run(ctx, a.cfg.ResyncPeriod, func(context.Context) { a.resyncAll() })
 	}()
-	err := a.runSessions(ctx)
+	err = a.runSessions(ctx, creds)
 	a.log.Info("agent stopped")
 	return err
 }

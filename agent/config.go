@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -59,6 +60,15 @@ type Config struct {
 	// so one that died or was removed behind the agent's back is brought
 	// back. Default 10s.
 	ResyncPeriod time.Duration
+	// TransferListen is where this agent serves TransferService, from which
+	// the target of a move pulls a stopped tenant's volume ("host:port").
+	// Empty serves nothing, so no tenant can be moved away from this node;
+	// the zaki agent command defaults it to DefaultTransferListen.
+	TransferListen string
+	// TransferAdvertise is the TransferService address other agents dial,
+	// reported to the control plane. Default: the address TransferListen
+	// bound, with Address in place of an unspecified host (0.0.0.0, [::]).
+	TransferAdvertise string
 	// Version is reported to the control plane as the agent's version.
 	Version string
 	// Logger; nil discards logs.
@@ -80,6 +90,8 @@ const (
 	DefaultMaxTenants   = 25
 	DefaultBotAPIURL    = "http://host.docker.internal:7480"
 	DefaultResyncPeriod = 10 * time.Second
+	// DefaultTransferListen is the zaki agent command's --transfer-listen.
+	DefaultTransferListen = "127.0.0.1:7404"
 )
 
 var nodeIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -119,6 +131,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.MaxTenants == 0 {
 		cfg.MaxTenants = DefaultMaxTenants
 	}
+	if err := checkHostPort("transfer listen", cfg.TransferListen); err != nil {
+		return cfg, err
+	}
+	if err := checkHostPort("transfer advertise", cfg.TransferAdvertise); err != nil {
+		return cfg, err
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
@@ -126,6 +144,17 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	return cfg, nil
+}
+
+// checkHostPort accepts "" or "host:port".
+func checkHostPort(what, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		return fmt.Errorf("%s address %q must be host:port", what, addr)
+	}
+	return nil
 }
 
 func setDefault(s *string, def string) {

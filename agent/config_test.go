@@ -38,7 +38,8 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if cfg.ControlPlane != "127.0.0.1:7400" || cfg.Address != "127.0.0.1" || cfg.PortMin != 19000 ||
 		cfg.PortMax != 19999 || cfg.MemoryBytes != defaultMemory() || cfg.MemoryBytes <= 0 || cfg.MaxTenants != 25 || cfg.ResyncPeriod != 10*time.Second ||
-		cfg.BotAPIURL != "http://host.docker.internal:7480" || cfg.Logger == nil || cfg.Registry == nil {
+		cfg.BotAPIURL != "http://host.docker.internal:7480" || cfg.Logger == nil || cfg.Registry == nil ||
+		cfg.TransferListen != "" {
 		t.Errorf("defaults = %+v", cfg)
 	}
 	bad := []Config{
@@ -46,6 +47,8 @@ func TestConfigDefaults(t *testing.T) {
 		{NodeID: "-lead"},
 		{NodeID: "n1", PortMin: 20000, PortMax: 19000},
 		{NodeID: "n1", PortMin: 1, PortMax: 70000},
+		{NodeID: "n1", TransferListen: "7404"},
+		{NodeID: "n1", TransferListen: "127.0.0.1:7404", TransferAdvertise: "agent-1"},
 	}
 	for _, c := range bad {
 		if _, err := c.withDefaults(); err == nil {

@@ -16,14 +16,15 @@ func (a *Agent) register(running []*zakiv1.ContainerStatus) *zakiv1.Register {
 	return &zakiv1.Register{
 		ProtocolVersion: ProtocolVersion,
 		Node: &zakiv1.Node{
-			Id:           c.NodeID,
-			Address:      c.Address,
-			PortMin:      c.PortMin,
-			PortMax:      c.PortMax,
-			MemoryBytes:  c.MemoryBytes,
-			MaxTenants:   c.MaxTenants,
-			Labels:       c.Labels,
-			AgentVersion: c.Version,
+			Id:              c.NodeID,
+			Address:         c.Address,
+			PortMin:         c.PortMin,
+			PortMax:         c.PortMax,
+			MemoryBytes:     c.MemoryBytes,
+			MaxTenants:      c.MaxTenants,
+			Labels:          c.Labels,
+			AgentVersion:    c.Version,
+			TransferAddress: a.transferAddr,
 		},
 		Running: running,
 	}
@@ -89,6 +90,11 @@ func (a *Agent) applyDesired(ctx context.Context, set *zakiv1.DesiredSet) error 
 	unwanted := map[string]bool{}
 	for _, c := range cs {
 		if t := c.Labels[LabelTenant]; t != "" && !wanted[t] {
+			unwanted[t] = true
+		}
+		// A loader left by an agent that died mid-move, for a tenant no
+		// longer coming here: its worker's removeAll removes it.
+		if t := c.Labels[LabelLoader]; t != "" && !wanted[t] {
 			unwanted[t] = true
 		}
 	}

@@ -11,7 +11,12 @@
 // Invariants, in order of importance:
 //   - At most one container per tenant, ever.
 //   - A tenant's volume is never deleted by the agent: reconciliation removes
-//     containers and networks, never data.
+//     containers and networks, never data. The one exception is a move's
+//     target, which wipes its own (older) copy of the volume just before
+//     loading the source's complete, checksummed one.
+//   - A move's source only stops the tenant's container, never starts it,
+//     and serves the volume only to the node the move names, only while it
+//     holds that generation stopped.
 //   - Losing the session, or stopping the agent, never touches a running
 //     container.
 package agent

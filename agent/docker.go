@@ -27,12 +27,15 @@ type Docker interface {
 	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
 	CopyToContainer(ctx context.Context, containerID, dstPath string, content io.Reader,
 		options container.CopyToContainerOptions) error
+	CopyFromContainer(ctx context.Context, containerID, srcPath string) (io.ReadCloser, container.PathStat, error)
 
 	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
 	NetworkInspect(ctx context.Context, networkID string, options network.InspectOptions) (network.Inspect, error)
 	NetworkRemove(ctx context.Context, networkID string) error
 
 	VolumeCreate(ctx context.Context, options volume.CreateOptions) (volume.Volume, error)
+	VolumeInspect(ctx context.Context, volumeID string) (volume.Volume, error)
+	VolumeRemove(ctx context.Context, volumeID string, force bool) error
 	ImageInspect(ctx context.Context, imageID string,
 		inspectOpts ...client.ImageInspectOption) (image.InspectResponse, error)
 }
@@ -47,6 +50,10 @@ const (
 	LabelTenant     = "zaki.tenant"
 	LabelGeneration = "zaki.generation"
 	LabelProfile    = "zaki.profile"
+	// LabelLoader marks the short-lived container a move's target loads a
+	// tenant's volume through. It is not LabelTenant on purpose: nothing
+	// that looks for a tenant's container may ever mistake a loader for one.
+	LabelLoader = "zaki.loader"
 
 	managedByZaki = "zaki"
 )

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -29,6 +30,15 @@ type fakeDocker struct {
 	// conflict the list did not predict.
 	hidden map[string]bool
 	calls  []string
+	// lists counts ContainerList calls: one per reconcile pass at least.
+	lists int
+	// volumeTar is what CopyFromContainer returns for a container that
+	// mounts the volume, by volume name; loaded is every tar copied into a
+	// volume through a container mounting it.
+	volumeTar map[string][]byte
+	loaded    map[string][][]byte
+	// volumeReader, when set, replaces volumeTar as the volume's content.
+	volumeReader func() io.Reader
 }
 
 type fakeContainer struct {
@@ -47,6 +57,8 @@ func newFakeDocker(images ...string) *fakeDocker {
 		volumes:    map[string]map[string]string{},
 		images:     map[string]bool{},
 		hidden:     map[string]bool{},
+		volumeTar:  map[string][]byte{},
+		loaded:     map[string][][]byte{},
 	}
 	for _, i := range images {
 		f.images[i] = true
@@ -82,6 +94,12 @@ func (f *fakeDocker) snapshot() map[string]string {
 	return out
 }
 
+func (f *fakeDocker) listCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lists
+}
+
 func (f *fakeDocker) callLog() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -103,6 +121,7 @@ func (f *fakeDocker) find(ref string) *fakeContainer {
 func (f *fakeDocker) ContainerList(_ context.Context, o container.ListOptions) ([]container.Summary, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lists++
 	var out []container.Summary
 	for _, c := range f.containers {
 		if f.hidden[c.ID] || !matches(c.Config.Labels, o.Filters.Get("label")) {
@@ -199,8 +218,61 @@ func (f *fakeDocker) CopyToContainer(_ context.Context, id, dst string, r io.Rea
 	if c == nil {
 		return fmt.Errorf("no container %s: %w", id, cerrdefs.ErrNotFound)
 	}
-	_, _ = io.Copy(io.Discard, r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
 	c.Copied = append(c.Copied, dst)
+	if v := mountedVolume(c); v != "" {
+		f.loaded[v] = append(f.loaded[v], data)
+	}
+	return nil
+}
+
+// mountedVolume is the volume a container mounts, or "".
+func mountedVolume(c *fakeContainer) string {
+	if c.Host == nil || len(c.Host.Mounts) == 0 {
+		return ""
+	}
+	return c.Host.Mounts[0].Source
+}
+
+func (f *fakeDocker) CopyFromContainer(_ context.Context, id, src string) (io.ReadCloser, container.PathStat, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.find(id)
+	if c == nil {
+		return nil, container.PathStat{}, fmt.Errorf("no container %s: %w", id, cerrdefs.ErrNotFound)
+	}
+	f.record("read %s %s", c.Name, src)
+	if f.volumeReader != nil {
+		return io.NopCloser(f.volumeReader()), container.PathStat{}, nil
+	}
+	return io.NopCloser(bytes.NewReader(f.volumeTar[mountedVolume(c)])), container.PathStat{}, nil
+}
+
+func (f *fakeDocker) VolumeInspect(_ context.Context, name string) (volume.Volume, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.volumes[name]; !ok {
+		return volume.Volume{}, fmt.Errorf("volume %s: %w", name, cerrdefs.ErrNotFound)
+	}
+	return volume.Volume{Name: name}, nil
+}
+
+func (f *fakeDocker) VolumeRemove(_ context.Context, name string, _ bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.volumes[name]; !ok {
+		return fmt.Errorf("volume %s: %w", name, cerrdefs.ErrNotFound)
+	}
+	for _, c := range f.containers {
+		if mountedVolume(c) == name {
+			return fmt.Errorf("volume %s is in use by %s: %w", name, c.Name, cerrdefs.ErrConflict)
+		}
+	}
+	delete(f.volumes, name)
+	f.record("volume remove %s", name)
 	return nil
 }
 

@@ -65,3 +65,13 @@ func decide(want uint64, found []observed) plan {
 // isLive reports whether a container in state s is running or about to be
 // (the engine's restart policy is bringing it back).
 func isLive(s string) bool { return s == "running" || s == "restarting" }
+
+// hasGeneration reports whether any found container is of generation gen.
+func hasGeneration(found []observed, gen uint64) bool {
+	for _, c := range found {
+		if c.Generation == gen {
+			return true
+		}
+	}
+	return false
+}

@@ -13,6 +13,12 @@ import (
 // reconcile makes one pass for the worker's tenant toward want (nil: gone),
 // reporting each move. It is idempotent: a pass over a converged tenant
 // changes nothing in the engine.
+//
+// A move runs through here on both nodes: the source gets a stopped want
+// (reconcileStopped) and serves the volume; the target gets a want with
+// restore_from, copies the volume in (restore), then creates and starts
+// the container as usual. The flip to the target's ordinary assignment of
+// the same generation then finds the container running and adopts it.
 func (w *worker) reconcile(ctx context.Context, want *zakiv1.Assignment) error {
 	if want == nil {
 		return w.removeAll(ctx)
@@ -32,7 +38,18 @@ func (w *worker) reconcile(ctx context.Context, want *zakiv1.Assignment) error {
 	if err != nil {
 		return w.fail(ctx, want, err)
 	}
+	if want.GetStopped() {
+		return w.reconcileStopped(ctx, want, p, found)
+	}
 	pl := decide(want.GetGeneration(), found)
+	if want.GetRestoreFrom() != nil && !hasGeneration(found, want.GetGeneration()) {
+		// A container of this generation exists only once a copy was
+		// loaded completely; without one, the copy starts over.
+		if err := w.restore(ctx, want, p, found); err != nil {
+			return w.fail(ctx, want, err)
+		}
+		pl = plan{Create: true}
+	}
 	if pl.Create || pl.Start != "" || len(pl.Remove) > 0 {
 		w.report(want, zakiv1.PlacementState_PLACEMENT_STATE_STARTING, "", pl.Adopt+pl.Start)
 	}
@@ -106,6 +123,9 @@ func (w *worker) removeAll(ctx context.Context) error {
 		if err := w.a.eng.remove(ctx, c.ID); err != nil {
 			return err
 		}
+	}
+	if err := w.a.eng.removeLoaders(ctx, w.tenant); err != nil {
+		return err
 	}
 	if err := w.a.eng.removeNetwork(ctx, w.tenant); err != nil {
 		return err

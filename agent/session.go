@@ -11,6 +11,7 @@ import (
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 	"github.com/zaki-platform/zaki/internal/cpdial"
+	"github.com/zaki-platform/zaki/internal/member"
 )
 
 // ProtocolVersion is the agent session protocol this agent speaks.
@@ -18,6 +19,8 @@ import (
 // Changelog:
 //
 //	1: Register, Welcome, DesiredSet, AssignmentChange, Heartbeat, ContainerStatus.
+//	   Moves, compatibly: Node.transfer_address; Assignment.stopped,
+//	   move_to_node_id and restore_from; PLACEMENT_STATE_STOPPED.
 const ProtocolVersion = 1
 
 const (
@@ -31,11 +34,7 @@ const (
 // runSessions keeps a session with the control plane up until ctx ends,
 // rebuilding it with exponential backoff and jitter after every failure; the
 // backoff starts over after a session that got as far as its desired set.
-func (a *Agent) runSessions(ctx context.Context) error {
-	creds, err := a.credentials(ctx)
-	if err != nil {
-		return err
-	}
+func (a *Agent) runSessions(ctx context.Context, creds *member.Credentials) error {
 	// One connection over every replica: a session lost with its replica is
 	// rebuilt below on the next one (cpdial's pick_first).
 	conn, err := cpdial.Dial(cpdial.Split(a.cfg.ControlPlane), a.transport(creds))

@@ -17,6 +17,13 @@ type metrics struct {
 	starts        prometheus.Counter
 	startFailures prometheus.Counter
 	reconnects    prometheus.Counter
+	// Moves: bytes of volumes pulled (as a target) and served (as a
+	// source), restores by result (ok, failed), pulls served by result
+	// (ok, refused, busy, failed).
+	bytesPulled prometheus.Counter
+	bytesServed prometheus.Counter
+	restores    *prometheus.CounterVec
+	pullsServed *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -37,8 +44,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "zaki_agent_session_reconnects_total",
 			Help: "Sessions with the control plane rebuilt after one ended.",
 		}),
+		bytesPulled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zaki_agent_volume_bytes_pulled_total",
+			Help: "Bytes of tenant volumes received from other nodes for moves.",
+		}),
+		bytesServed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zaki_agent_volume_bytes_served_total",
+			Help: "Bytes of tenant volumes sent to other nodes for moves.",
+		}),
+		restores: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zaki_agent_volume_restores_total",
+			Help: "Attempts to copy a moving tenant's volume onto this node, by result (ok, failed).",
+		}, []string{"result"}),
+		pullsServed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zaki_agent_volume_pulls_served_total",
+			Help: "Volume pulls from other nodes, by result (ok, refused, busy, failed).",
+		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.containers, m.starts, m.startFailures, m.reconnects} {
+	for _, c := range []prometheus.Collector{m.containers, m.starts, m.startFailures, m.reconnects,
+		m.bytesPulled, m.bytesServed, m.restores, m.pullsServed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -130,6 +154,7 @@ func (b *board) recountLocked() {
 		zakiv1.PlacementState_PLACEMENT_STATE_STARTING,
 		zakiv1.PlacementState_PLACEMENT_STATE_RUNNING,
 		zakiv1.PlacementState_PLACEMENT_STATE_FAILED,
+		zakiv1.PlacementState_PLACEMENT_STATE_STOPPED,
 	} {
 		b.gauge.WithLabelValues(stateName(s)).Set(counts[stateName(s)])
 	}

@@ -28,6 +28,11 @@ type worker struct {
 	want *zakiv1.Assignment
 	// cancel ends the attempt in progress, when want moved on under it.
 	cancel context.CancelFunc
+	// held lives while want is one stopped assignment; release ends it as
+	// soon as want moves on, so a volume being served to a move's target
+	// is cut off before anything can start the container again.
+	held    context.Context
+	release context.CancelFunc
 }
 
 // setWant records the newest wish for the tenant, starting a worker if there
@@ -54,11 +59,36 @@ func (a *Agent) setWant(tenant string, want *zakiv1.Assignment) {
 	if w.cancel != nil && (want == nil || w.want == nil || want.GetGeneration() != w.want.GetGeneration()) {
 		w.cancel()
 	}
+	if w.release != nil && !sameStop(w.want, want) {
+		w.release()
+		w.held, w.release = nil, nil
+	}
+	if want.GetStopped() && w.held == nil {
+		w.held, w.release = context.WithCancel(a.runCtx)
+	}
 	w.want = want
 	select {
 	case w.kick <- struct{}{}:
 	default:
 	}
+}
+
+// sameStop reports whether a and b are both the stopped assignment of one
+// generation.
+func sameStop(a, b *zakiv1.Assignment) bool {
+	return a.GetStopped() && b.GetStopped() && a.GetGeneration() == b.GetGeneration()
+}
+
+// heldWant returns the tenant's current want and, when it is a stopped
+// assignment, a context that ends when that want moves on (never nil then).
+func (a *Agent) heldWant(tenant string) (*zakiv1.Assignment, context.Context) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	w := a.tenants[tenant]
+	if w == nil {
+		return nil, nil
+	}
+	return w.want, w.held
 }
 
 // run reconciles whenever kicked or resynced, retrying failures with backoff
