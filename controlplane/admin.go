@@ -70,8 +70,10 @@ func (c *Controller) ListParkedTenants(ctx context.Context) ([]string, error) {
 }
 
 // shownPlacement is tenant id's placement, its reason saying so when its
-// node is down or not heard from since this control plane started. Its node
-// and state are kept: the tenant waits for its node, nothing moves it.
+// node is down or not heard from since this control plane started (its node
+// and state are kept: the tenant waits for its node, nothing moves it), or
+// when it waits to move off a draining node. A moving placement carries its
+// move as it is.
 func (c *Controller) shownPlacement(v *view, id string) *zakiv1.Placement {
 	p := v.placements[id]
 	if p == nil || p.NodeId == "" || v.nodes[p.NodeId] == nil {
@@ -89,8 +91,13 @@ func (c *Controller) shownPlacement(v *view, id string) *zakiv1.Placement {
 				"cannot take are parked", p.NodeId)
 		}
 	case zakiv1.NodeState_NODE_STATE_UNKNOWN:
-		why = fmt.Sprintf("node %s has not reported since the control plane started at %s; waiting for it",
-			p.NodeId, c.fleet.startedAt.UTC().Format(time.RFC3339))
+		why = fmt.Sprintf("node %s has not reported since the current control-plane leader took over at %s; waiting for it",
+			p.NodeId, c.rep.graceStart().UTC().Format(time.RFC3339))
+	case zakiv1.NodeState_NODE_STATE_DRAINING:
+		if p.Move != nil || p.State == zakiv1.PlacementState_PLACEMENT_STATE_PENDING {
+			return p
+		}
+		why = c.drainWait(v, id, p.NodeId)
 	default:
 		return p
 	}

@@ -8,23 +8,55 @@ import (
 // assignmentsFor is every container node must run, by tenant id: each
 // placement on it that is not PENDING. Placement state is deliberately not
 // part of an assignment, so status reports never re-send one.
+//
+// During a move (move.go) the source keeps the tenant, stopped, with the
+// target named as the only node that may pull its volume; the target gets it
+// only once the source has stopped (phase COPYING), told to restore the
+// volume from the source first. Both at the move's generation.
 func assignmentsFor(v *view, nodeID string) map[string]*zakiv1.Assignment {
 	chats := v.chatIDs()
 	out := map[string]*zakiv1.Assignment{}
 	for id, p := range v.placements {
 		t := v.tenants[id]
-		if p.NodeId != nodeID || p.State == zakiv1.PlacementState_PLACEMENT_STATE_PENDING || t == nil {
+		if p.State == zakiv1.PlacementState_PLACEMENT_STATE_PENDING || t == nil {
 			continue
 		}
-		a := &zakiv1.Assignment{TenantId: id, Generation: p.Generation, Profile: t.Profile,
-			HostPort: p.HostPort, Kind: t.Kind, OwnerUserId: t.OwnerUserId, ChatIds: chats[id],
-			Tier: t.Tier, BotId: v.botID}
-		if s := v.secrets[id]; s != nil {
-			a.Secrets = proto.Clone(s).(*zakiv1.TenantSecrets)
+		var a *zakiv1.Assignment
+		switch {
+		case p.NodeId == nodeID:
+			a = assignment(v, id, t, p, p.HostPort, chats[id])
+			if p.Move != nil {
+				a.Stopped, a.MoveToNodeId = true, p.Move.ToNodeId
+			}
+		case movingInto(v, p, nodeID):
+			a = assignment(v, id, t, p, p.Move.ToHostPort, chats[id])
+			a.RestoreFrom = &zakiv1.MoveSource{NodeId: p.NodeId,
+				TransferAddress: v.nodes[p.NodeId].TransferAddress}
+		default:
+			continue
 		}
 		out[id] = a
 	}
 	return out
+}
+
+// movingInto reports whether placement p is a move into nodeID that has
+// reached the copy, from a source still known.
+func movingInto(v *view, p *zakiv1.Placement, nodeID string) bool {
+	return p.Move != nil && p.Move.ToNodeId == nodeID &&
+		p.Move.Phase == zakiv1.MovePhase_MOVE_PHASE_COPYING && v.nodes[p.NodeId] != nil
+}
+
+// assignment is tenant id's (t's) container at placement p's generation on port.
+func assignment(v *view, id string, t *zakiv1.Tenant, p *zakiv1.Placement, port uint32,
+	chats []int64) *zakiv1.Assignment {
+	a := &zakiv1.Assignment{TenantId: id, Generation: p.Generation, Profile: t.Profile,
+		HostPort: port, Kind: t.Kind, OwnerUserId: t.OwnerUserId, ChatIds: chats,
+		Tier: t.Tier, BotId: v.botID}
+	if s := v.secrets[id]; s != nil {
+		a.Secrets = proto.Clone(s).(*zakiv1.TenantSecrets)
+	}
+	return a
 }
 
 func desiredSet(rev int64, as map[string]*zakiv1.Assignment) *zakiv1.SessionResponse {

@@ -29,40 +29,43 @@ const kekFileName = "ca-kek"
 // <DataDir>/ca-kek, made on first start. An external etcd needs the file
 // named: a default beside nothing in particular would be lost or copied
 // with the wrong things.
-func loadKEK(cfg Config) ([]byte, error) {
+func loadKEK(cfg Config) ([]byte, string, error) {
 	if cfg.CAKeyFile != "" {
 		kek, err := pki.ReadKEK(cfg.CAKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("cluster CA: %w (--ca-key-file)", err)
+			return nil, "", fmt.Errorf("cluster CA: %w (--ca-key-file)", err)
 		}
-		return kek, nil
+		return kek, cfg.CAKeyFile, nil
 	}
 	if len(cfg.EtcdEndpoints) > 0 || cfg.DataDir == "" {
-		return nil, errors.New("cluster CA: with an external etcd, name the CA's key-encryption key file " +
+		return nil, "", errors.New("cluster CA: with an external etcd, name the CA's key-encryption key file " +
 			"with --ca-key-file or ZAKI_CA_KEY_FILE (32 random bytes, mode 0600, e.g. " +
 			"`head -c 32 /dev/urandom > ca-kek && chmod 600 ca-kek`), the same file on every control plane")
 	}
 	path := filepath.Join(cfg.DataDir, kekFileName)
 	kek, created, err := pki.LoadOrCreateKEK(path)
 	if err != nil {
-		return nil, fmt.Errorf("cluster CA: %w", err)
+		return nil, "", fmt.Errorf("cluster CA: %w", err)
 	}
 	if created {
 		cfg.Logger.Info("made the CA's key-encryption key: keep a copy off this host, apart from etcd backups",
 			"path", path)
 	}
-	return kek, nil
+	return kek, path, nil
 }
 
 // loadOrCreateCA loads the cluster CA from etcd, or makes it when there is
-// none. Two control planes starting together race in one transaction: the
-// loser loads the winner's CA. An existing CA is never replaced.
-func loadOrCreateCA(ctx context.Context, cli *clientv3.Client, kek []byte, now time.Time) (*pki.CA, bool, error) {
+// none. Control planes starting together race in one transaction: the
+// losers load the winner's CA, which they can only open with the same
+// key-encryption key (kekPath names theirs, for the error). An existing CA
+// is never replaced.
+func loadOrCreateCA(ctx context.Context, cli *clientv3.Client, kek []byte, kekPath string, now time.Time,
+) (*pki.CA, bool, error) {
 	resp, err := cli.Get(ctx, caPrefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: read the cluster CA: %v", errUnavailable, err)
 	}
-	if ca, err := caFrom(resp.Kvs, kek); ca != nil || err != nil {
+	if ca, err := caFrom(resp.Kvs, kek, kekPath); ca != nil || err != nil {
 		return ca, false, err
 	}
 	ca, err := pki.NewCA(now)
@@ -86,7 +89,7 @@ func loadOrCreateCA(ctx context.Context, cli *clientv3.Client, kek []byte, now t
 	if txn.Succeeded {
 		return ca, true, nil
 	}
-	ca, err = caFrom(txn.Responses[0].GetResponseRange().Kvs, kek)
+	ca, err = caFrom(txn.Responses[0].GetResponseRange().Kvs, kek, kekPath)
 	if err == nil && ca == nil {
 		err = errors.New("cluster CA: lost a race to create it, then found none")
 	}
@@ -94,7 +97,7 @@ func loadOrCreateCA(ctx context.Context, cli *clientv3.Client, kek []byte, now t
 }
 
 // caFrom builds the CA from the pki keys; nil, nil when there is none yet.
-func caFrom(kvs []*mvccpb.KeyValue, kek []byte) (*pki.CA, error) {
+func caFrom(kvs []*mvccpb.KeyValue, kek []byte, kekPath string) (*pki.CA, error) {
 	var certDER, sealed []byte
 	for _, kv := range kvs {
 		switch string(kv.Key) {
@@ -109,8 +112,10 @@ func caFrom(kvs []*mvccpb.KeyValue, kek []byte) (*pki.CA, error) {
 	}
 	keyDER, err := pki.Open(kek, sealed)
 	if err != nil {
-		return nil, fmt.Errorf("cluster CA: decrypt its key from etcd: %w; start with the key-encryption key "+
-			"file it was made with (--ca-key-file)", err)
+		return nil, fmt.Errorf("cluster CA: cannot decrypt its key from etcd with the key-encryption key in %s "+
+			"(%w): every control plane of a cluster must use the same one. Copy the ca-kek of the control plane "+
+			"that made the CA (its <data-dir>/ca-kek, or its --ca-key-file) to %s, or point --ca-key-file "+
+			"(ZAKI_CA_KEY_FILE) at a shared copy", kekPath, err, kekPath)
 	}
 	return pki.LoadCA(certDER, keyDER)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zaki-platform/zaki/internal/every"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -75,4 +76,17 @@ func recordNotAfter(pfx string, v []byte) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("revoked certificate record %q: %w", v, err)
 	}
 	return t, nil
+}
+
+// certPrunePeriod is how often the leader prunes certificate records.
+const certPrunePeriod = time.Hour
+
+// runCertPrune prunes expired certificate records every certPrunePeriod
+// until ctx ends; a failed pass is retried on the next one.
+func (c *Controller) runCertPrune(ctx context.Context) {
+	every.Run(ctx, certPrunePeriod, func(ctx context.Context) {
+		if _, err := c.pruneCertRecords(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("pruning certificate records, retrying next period", "error", err)
+		}
+	})
 }

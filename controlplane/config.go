@@ -23,6 +23,30 @@ type Config struct {
 	// EtcdPeerURL is the embedded etcd's peer listen URL; default
 	// "http://127.0.0.1:2380".
 	EtcdPeerURL string
+	// EtcdClientAdvertiseURL and EtcdPeerAdvertiseURL are the URLs other
+	// members and replicas reach this member at; default the listen URLs.
+	// etcd listens only on IPs, so in a container one listens on 0.0.0.0
+	// and advertises a name (http://cp1:2380).
+	EtcdClientAdvertiseURL string
+	EtcdPeerAdvertiseURL   string
+	// EtcdName is the embedded member's name; default "zaki".
+	EtcdName string
+	// EtcdInitialCluster is every member of a new embedded cluster,
+	// "name=peer-url,..." (etcd's --initial-cluster); default this member
+	// alone. Ignored once the data dir holds a member.
+	EtcdInitialCluster string
+	// EtcdInitialClusterState is "new" (default) to form a cluster, or
+	// "existing" to join one that already runs (after `etcdctl member add`).
+	EtcdInitialClusterState string
+
+	// ID names this replica among the control planes; default EtcdName with
+	// embedded etcd, else the host name. Replicas must not share one.
+	ID string
+	// ReplicaTTL is how long this replica's leadership, registration and the
+	// liveness keys of its agents outlive it when it stops without saying so
+	// (a crash, a partition); default 10s, at least 1s. A clean stop gives
+	// them up at once.
+	ReplicaTTL time.Duration
 	// GRPCListen is the gRPC listen address; default "127.0.0.1:7400". Port 0
 	// picks a free port (see Server.Addr).
 	GRPCListen string
@@ -43,9 +67,10 @@ type Config struct {
 	// MissedHeartbeats is how many heartbeat periods a node may stay silent
 	// before its session ends and it is marked DOWN; default 3.
 	MissedHeartbeats int
-	// UnknownGrace is how long after this control plane starts a node it has
-	// not heard from yet stays UNKNOWN before it may be marked DOWN; default
-	// 5x the down timeout (MissedHeartbeats x HeartbeatPeriod).
+	// UnknownGrace is how long after this control plane starts, or a new
+	// leader takes over, a node not heard from since stays UNKNOWN before it
+	// may be marked DOWN; default 5x the down timeout (MissedHeartbeats x
+	// HeartbeatPeriod).
 	UnknownGrace time.Duration
 	// RegisterInterval and RegisterBurst limit each node's re-registrations:
 	// a burst, then one per interval; defaults HeartbeatPeriod and 5.
@@ -77,11 +102,25 @@ type Config struct {
 	profiles profileLookup
 	// pendingRetry is how often PENDING placements are retried; default 3s.
 	pendingRetry time.Duration
+	// etcdProbe is how often this replica checks that etcd answers (a probe
+	// may take as long again); default 1s. etcdgate.go.
+	etcdProbe time.Duration
+	// etcdWaitLog is how often a member waiting for its quorum says so;
+	// default 10s.
+	etcdWaitLog time.Duration
+	// etcdHardStop skips the embedded member's hand-over of etcd leadership
+	// when it closes, which waits out its request timeout when the other
+	// members are closing too, as when a test stops a whole cluster; tests
+	// only.
+	etcdHardStop bool
 }
 
 const (
 	defaultEtcdClientURL = "http://127.0.0.1:2379"
 	defaultEtcdPeerURL   = "http://127.0.0.1:2380"
+	defaultEtcdName      = "zaki"
+	defaultReplicaTTL    = 10 * time.Second
+	defaultEtcdProbe     = time.Second
 	defaultGRPCListen    = "127.0.0.1:7400"
 	defaultProfile       = "openclaw"
 	defaultTier          = "free"
@@ -102,6 +141,7 @@ func (c Config) withDefaults() Config {
 	if c.EtcdPeerURL == "" {
 		c.EtcdPeerURL = defaultEtcdPeerURL
 	}
+	c = c.etcdDefaults().replicaDefaults()
 	if c.GRPCListen == "" {
 		c.GRPCListen = defaultGRPCListen
 	}

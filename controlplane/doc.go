@@ -5,6 +5,10 @@
 //
 // It owns everything under the etcd prefix /zaki/v1/ (see keys.go for the
 // layout) and the embedded etcd server when no external cluster is given.
+// Several replicas may run against one etcd (embedded members of one
+// cluster, etcd_cluster.go): each serves every call, one leads (leader.go)
+// and runs what only one may, its writes fenced (fence.go); agent liveness
+// is shared through etcd (liveness.go), as is the replica list (replicas.go).
 //
 // It may import gen/zaki/v1, profile and internal/... (pki, secret, obs, every). It must
 // not import agent/ or router/; they speak to it only through gen/.

@@ -20,12 +20,13 @@ import (
 // newGRPCServer builds the control plane's gRPC server: the interceptor
 // chain and every service, on one screen. Every connection is TLS with the
 // cluster CA; every call but Join and health needs a client certificate of
-// the right role (authz.go).
+// the right role (authz.go), and fails Unavailable while this replica
+// cannot reach etcd (etcdgate.go).
 func newGRPCServer(c *Controller, log hclog.Logger, hs *health.Server) *grpc.Server {
 	srv := grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(c.trust.serverTLS())),
-		grpc.ChainUnaryInterceptor(recoverUnary(log), logUnary(log), c.trust.authUnary()),
-		grpc.ChainStreamInterceptor(recoverStream(log), logStream(log), c.trust.authStream()),
+		grpc.ChainUnaryInterceptor(recoverUnary(log), logUnary(log), c.trust.authUnary(), c.gate.unary()),
+		grpc.ChainStreamInterceptor(recoverStream(log), logStream(log), c.trust.authStream(), c.gate.stream()),
 		// Agents and routers hold streams open for hours; let idle ones ping.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime: 5 * time.Second, PermitWithoutStream: true}), // below cpdial.Keepalive.Time (10s)

@@ -133,3 +133,15 @@ func (s *adminServer) ListTenants(ctx context.Context, _ *zakiv1.ListTenantsRequ
 	}
 	return &zakiv1.ListTenantsResponse{Tenants: tenants}, nil
 }
+
+func (s *adminServer) MoveTenant(ctx context.Context, req *zakiv1.MoveTenantRequest,
+) (*zakiv1.MoveTenantResponse, error) {
+	if err := validateMoveTenant(req); err != nil {
+		return nil, toStatus(err)
+	}
+	p, err := s.c.MoveTenant(ctx, req.TenantId, req.ToNodeId)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &zakiv1.MoveTenantResponse{Placement: p}, nil
+}

@@ -27,16 +27,23 @@ import (
 // a control plane that restarted, or lost a race with a registration, can at
 // worst show a stale state, never move a container.
 //
-// TODO(#3): with several control-plane replicas only the leader may run the
-// monitor, and a leader change starts a new grace.
+// Only the leader runs the monitor, and its writes are fenced. An agent may
+// hold its session with any replica, so what was heard comes from the alive
+// keys (liveness.go), not from this replica's sessions. "Since this control
+// plane started" above means since the later of this replica's start and
+// the current leader's taking over, so a leader change starts a new grace.
 
 // liveness is what this control plane knows of one node.
 type liveness struct {
-	// lastHeard is when the node last spoke to this control plane; zero
-	// when not since it started.
+	// lastHeard is when the node last spoke to any replica; zero when it
+	// has not since its grace began (this control plane's start, or since).
 	lastHeard time.Time
 	// downSince is when the node was marked DOWN; zero when it is not.
 	downSince time.Time
+	// since, when later than the control plane's start, is when the grace
+	// of a node not heard from starts instead: when the current leader took
+	// over, or when the node's replica vanished.
+	since time.Time
 }
 
 // verdict is what the monitor does about one node.
@@ -62,7 +69,7 @@ func judge(stored zakiv1.NodeState, l liveness, now time.Time, f *fleet) (zakiv1
 		return stored, keepState
 	case heard:
 		return zakiv1.NodeState_NODE_STATE_DOWN, markDown
-	case now.Sub(f.startedAt) > f.unknownGrace:
+	case now.Sub(later(f.startedAt, l.since)) > f.unknownGrace:
 		return zakiv1.NodeState_NODE_STATE_DOWN, markDown
 	default:
 		return zakiv1.NodeState_NODE_STATE_UNKNOWN, keepState
@@ -70,7 +77,7 @@ func judge(stored zakiv1.NodeState, l liveness, now time.Time, f *fleet) (zakiv1
 }
 
 // runHeartbeats checks every node's liveness twice a heartbeat period until
-// ctx ends.
+// ctx ends. Only the leader runs it.
 func (c *Controller) runHeartbeats(ctx context.Context) {
 	every.Run(ctx, max(c.fleet.period/2, time.Millisecond), func(ctx context.Context) {
 		if err := c.checkNodes(ctx); err != nil && ctx.Err() == nil {
@@ -79,8 +86,13 @@ func (c *Controller) runHeartbeats(ctx context.Context) {
 	})
 }
 
-// checkNodes judges every node once and writes what changed.
+// checkNodes judges every node once and writes what changed. Until the
+// alive keys have been listed nothing is judged: every node would look
+// silent.
 func (c *Controller) checkNodes(ctx context.Context) error {
+	if !c.alive.isSynced() {
+		return nil
+	}
 	resp, err := c.cli.Txn(ctx).Then(clientv3.OpGet(nodesPrefix, clientv3.WithPrefix()),
 		clientv3.OpGet(downPrefix, clientv3.WithPrefix())).Commit()
 	if err != nil {
@@ -105,11 +117,13 @@ func (c *Controller) checkNodes(ctx context.Context) error {
 }
 
 // checkNode judges one node and writes the verdict, guarded by the node
-// record's revision: a node that registered meanwhile is left alone.
+// record's revision (a node that registered meanwhile is left alone) and
+// fenced (a deposed leader writes nothing).
 func (c *Controller) checkNode(ctx context.Context, n *zakiv1.Node, modRev int64, downSince time.Time) error {
-	_, heard := c.sessions.status(n.Id)
 	now := c.now()
-	_, v := judge(n.State, liveness{lastHeard: heard, downSince: downSince}, now, c.fleet)
+	l := c.nodeLiveness(n.Id, now)
+	l.downSince = downSince
+	_, v := judge(n.State, l, now, c.fleet)
 	guards := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(nodeKey(n.Id)), "=", modRev)}
 	var op clientv3.Op
 	switch v {
@@ -121,14 +135,14 @@ func (c *Controller) checkNode(ctx context.Context, n *zakiv1.Node, modRev int64
 	case clearDown:
 		op = clientv3.OpDelete(downKey(n.Id))
 	}
-	resp, err := c.cli.Txn(ctx).If(guards...).Then(op).Commit()
+	resp, err := c.cli.Txn(ctx).If(c.fenced(guards...)...).Then(op).Commit()
 	if err != nil {
 		return fmt.Errorf("mark node %s: %w", n.Id, err)
 	}
 	switch {
 	case !resp.Succeeded:
 	case v == markDown:
-		c.log.Warn("node down", "node", n.Id, "last_heard", heard, "since", now)
+		c.log.Warn("node down", "node", n.Id, "last_heard", l.lastHeard, "since", now)
 	case v == clearDown:
 		c.log.Info("node back", "node", n.Id)
 	}
@@ -137,8 +151,9 @@ func (c *Controller) checkNode(ctx context.Context, n *zakiv1.Node, modRev int64
 
 // shownState is node id's state as ListNodes and the scheduler see it.
 func (c *Controller) shownState(v *view, id string) zakiv1.NodeState {
-	n := v.nodes[id]
-	_, heard := c.sessions.status(id)
-	st, _ := judge(n.State, liveness{lastHeard: heard, downSince: v.down[id]}, c.now(), c.fleet)
+	now := c.now()
+	l := c.nodeLiveness(id, now)
+	l.downSince = v.down[id]
+	st, _ := judge(v.nodes[id].State, l, now, c.fleet)
 	return st
 }

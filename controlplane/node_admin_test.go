@@ -45,7 +45,6 @@ func TestCordonExcludesAndKeepsTenants(t *testing.T) {
 		code  codes.Code
 		says  string
 	}{
-		{"drain is not here yet", "node-1", zakiv1.NodeState_NODE_STATE_DRAINING, codes.FailedPrecondition, "cordon"},
 		{"down is not an operator's state", "node-1", zakiv1.NodeState_NODE_STATE_DOWN, codes.InvalidArgument, "only active"},
 		{"unknown node", "node-9", zakiv1.NodeState_NODE_STATE_CORDONED, codes.NotFound, "node-9"},
 	}

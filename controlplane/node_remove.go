@@ -81,7 +81,7 @@ func (c *Controller) removeNodeOnce(ctx context.Context, id string, force bool) 
 func (c *Controller) orphan(ctx context.Context, v *view, t string, lease clientv3.LeaseID) error {
 	old := v.placements[t]
 	p := proto.Clone(old).(*zakiv1.Placement)
-	p.NodeId, p.HostPort, p.Generation = "", 0, old.Generation+1
+	p.NodeId, p.HostPort, p.Generation, p.Move = "", 0, old.Generation+1, nil
 	p.State = zakiv1.PlacementState_PLACEMENT_STATE_FAILED
 	p.Reason = fmt.Sprintf("node %s was removed by force while it held this tenant; its data is still "+
 		"on that host", old.NodeId)
@@ -89,6 +89,10 @@ func (c *Controller) orphan(ctx context.Context, v *view, t string, lease client
 	ops := []clientv3.Op{putProto(placementKey(t), p)}
 	if old.HostPort != 0 {
 		ops = append(ops, releasePort(old.NodeId, old.HostPort, t, lease)...)
+	}
+	if m := old.Move; m != nil {
+		// A move off the removed node ends with it: its data cannot be read.
+		ops = append(ops, releasePort(m.ToNodeId, m.ToHostPort, t, lease)...)
 	}
 	resp, err := c.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(placementKey(t)), "=", v.placementRevs[t])).

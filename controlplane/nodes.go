@@ -13,8 +13,10 @@ import (
 // Node records. The stored state is the operator's intent:
 //
 //	(new) -> ACTIVE
-//	ACTIVE <-> CORDONED      SetNodeState
-//	ACTIVE, CORDONED -> DRAINING   TODO(#3): drain (moves tenants off with their data)
+//	ACTIVE <-> CORDONED <-> DRAINING <-> ACTIVE      SetNodeState
+//
+// DRAINING moves every tenant off, with its data (drain.go); leaving it stops
+// new moves and lets those in flight finish. A drained node stays DRAINING.
 //
 // DOWN and UNKNOWN are liveness, layered on top (heartbeat.go); they are never
 // stored here, so that a cordon survives the node going down and coming back.
@@ -63,9 +65,10 @@ func nextNodeState(s zakiv1.NodeState) zakiv1.NodeState {
 	}
 }
 
-// SetNodeState cordons (CORDONED: keeps its tenants, takes no new ones) or
-// uncordons (ACTIVE) node id. Requests are expected to have passed
-// validateSetNodeState. A draining node is refused: draining ends with moves.
+// SetNodeState cordons (CORDONED: keeps its tenants, takes no new ones),
+// drains (DRAINING: its tenants move off, a few at a time) or uncordons
+// (ACTIVE) node id. Requests are expected to have passed
+// validateSetNodeState.
 func (c *Controller) SetNodeState(ctx context.Context, id string, want zakiv1.NodeState) (*zakiv1.Node, error) {
 	key := nodeKey(id)
 	for range maxTxnAttempts {
@@ -73,21 +76,19 @@ func (c *Controller) SetNodeState(ctx context.Context, id string, want zakiv1.No
 		if err != nil {
 			return nil, err
 		}
-		if n.State == zakiv1.NodeState_NODE_STATE_DRAINING {
-			return nil, fmt.Errorf("%w: node %s is draining; a drain ends when its tenants have moved",
-				errPrecondition, id)
-		}
 		if n.State == want {
 			return n, nil
 		}
+		was := n.State
 		n.State = want
 		ok, err := c.putIfUnchanged(ctx, key, modRev, n)
 		if err != nil {
 			return nil, fmt.Errorf("write node %s: %w", id, err)
 		}
 		if ok {
-			c.log.Info("node state set", "node", id, "state", stateName(want))
+			c.log.Info("node state set", "node", id, "state", stateName(want), "was", stateName(was))
 			c.kickPending()
+			c.kickDrains()
 			return n, nil
 		}
 	}
@@ -110,20 +111,18 @@ func (c *Controller) readNode(ctx context.Context, id string) (*zakiv1.Node, int
 	return n, resp.Kvs[0].ModRevision, nil
 }
 
-// validateSetNodeState allows only cordon and uncordon; a drain needs moves.
+// validateSetNodeState allows only the operator's states: active
+// (uncordon), cordoned and draining.
 func validateSetNodeState(r *zakiv1.SetNodeStateRequest) error {
 	if r.NodeId == "" {
 		return fmt.Errorf("%w: node_id is required", errInvalid)
 	}
 	switch r.State {
-	case zakiv1.NodeState_NODE_STATE_ACTIVE, zakiv1.NodeState_NODE_STATE_CORDONED:
+	case zakiv1.NodeState_NODE_STATE_ACTIVE, zakiv1.NodeState_NODE_STATE_CORDONED,
+		zakiv1.NodeState_NODE_STATE_DRAINING:
 		return nil
-	case zakiv1.NodeState_NODE_STATE_DRAINING:
-		// TODO(#3): drain moves every tenant off with its data.
-		return fmt.Errorf("%w: draining moves tenants with their data, which this control plane "+
-			"cannot do yet; cordon the node to keep new tenants off", errPrecondition)
 	default:
-		return fmt.Errorf("%w: state %s cannot be set; only active (uncordon) or cordoned",
+		return fmt.Errorf("%w: state %s cannot be set; only active (uncordon), cordoned or draining",
 			errInvalid, stateName(r.State))
 	}
 }

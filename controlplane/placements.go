@@ -67,7 +67,7 @@ func (c *Controller) schedulePending(ctx context.Context) error {
 func (c *Controller) commitPlacement(ctx context.Context, modRev int64, p *zakiv1.Placement,
 ) (bool, error) {
 	key := placementKey(p.TenantId)
-	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", modRev)}
+	cmps := c.fenced(clientv3.Compare(clientv3.ModRevision(key), "=", modRev))
 	ops := []clientv3.Op{putProto(key, p)}
 	if p.NodeId != "" {
 		claimCmps, claimOps := claimPort(p.NodeId, p.HostPort, p.TenantId)
@@ -80,48 +80,76 @@ func (c *Controller) commitPlacement(ctx context.Context, modRev int64, p *zakiv
 	return resp.Succeeded, nil
 }
 
-// reportable are the states an agent may report.
+// reportable are the states an agent may report. STOPPED is a move's
+// source saying nothing runs (move_status.go); from anyone else it is
+// ignored.
 var reportable = map[zakiv1.PlacementState]bool{
 	zakiv1.PlacementState_PLACEMENT_STATE_STARTING: true,
 	zakiv1.PlacementState_PLACEMENT_STATE_RUNNING:  true,
 	zakiv1.PlacementState_PLACEMENT_STATE_FAILED:   true,
+	zakiv1.PlacementState_PLACEMENT_STATE_STOPPED:  true,
 }
 
-// applyStatus records an agent's report about one container. It is ignored
-// (applied=false) unless the placement is on nodeID at the same generation:
-// a report about an older generation says nothing about the current one.
+// applyStatus records an agent's report about one container, as afterStatus
+// decides: it is ignored (applied=false) unless it is about the placement's
+// generation and from a node that holds it (during a move, its source or
+// target): a report about an older generation says nothing about the
+// current one. The write is guarded by the placement's revision; a move's
+// flip also releases the source's port, which cools down before reuse.
 func (c *Controller) applyStatus(ctx context.Context, nodeID string, st *zakiv1.ContainerStatus,
 ) (bool, error) {
 	if !reportable[st.State] {
 		return false, fmt.Errorf("%w: tenant %s: state %s cannot be reported", errInvalid, st.TenantId, st.State)
 	}
 	key := placementKey(st.TenantId)
+	var lease clientv3.LeaseID
 	for range maxTxnAttempts {
-		resp, err := c.cli.Get(ctx, key)
-		if err != nil {
-			return false, fmt.Errorf("read placement of tenant %s: %w", st.TenantId, err)
+		p, modRev, err := c.readPlacement(ctx, st.TenantId)
+		if err != nil || p == nil {
+			return false, err
 		}
-		if len(resp.Kvs) == 0 {
+		next, effect := afterStatus(p, nodeID, st, timestamppb.New(c.now()))
+		switch effect {
+		case ignoreStatus:
 			return false, nil
-		}
-		p := &zakiv1.Placement{}
-		if err := proto.Unmarshal(resp.Kvs[0].Value, p); err != nil {
-			return false, fmt.Errorf("decode placement of tenant %s: %w", st.TenantId, err)
-		}
-		if p.NodeId != nodeID || p.Generation != st.Generation {
-			return false, nil
-		}
-		if p.State == st.State && p.Reason == st.Reason {
+		case keepStatus:
 			return true, nil
 		}
-		p.State, p.Reason, p.UpdatedAt = st.State, st.Reason, timestamppb.New(c.now())
-		ok, err := c.putIfUnchanged(ctx, key, resp.Kvs[0].ModRevision, p)
+		ops := []clientv3.Op{putProto(key, next)}
+		if effect == flipMove && p.HostPort != 0 {
+			if lease == 0 {
+				if lease, err = c.cooldownLease(ctx); err != nil {
+					return false, err
+				}
+			}
+			ops = append(ops, releasePort(p.NodeId, p.HostPort, p.TenantId, lease)...)
+		}
+		resp, err := c.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
+			Then(ops...).Commit()
 		if err != nil {
 			return false, fmt.Errorf("write status of tenant %s: %w", st.TenantId, err)
 		}
-		if ok {
+		if resp.Succeeded {
+			c.noteMoveStatus(p, next, effect)
 			return true, nil
 		}
 	}
 	return false, fmt.Errorf("%w: status of tenant %s", errConflict, st.TenantId)
+}
+
+// readPlacement reads tenant id's placement and its mod revision; nil when
+// it has none.
+func (c *Controller) readPlacement(ctx context.Context, id string) (*zakiv1.Placement, int64, error) {
+	resp, err := c.cli.Get(ctx, placementKey(id))
+	if err != nil {
+		return nil, 0, fmt.Errorf("read placement of tenant %s: %w", id, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, 0, nil
+	}
+	p := &zakiv1.Placement{}
+	if err := proto.Unmarshal(resp.Kvs[0].Value, p); err != nil {
+		return nil, 0, fmt.Errorf("decode placement of tenant %s: %w", id, err)
+	}
+	return p, resp.Kvs[0].ModRevision, nil
 }

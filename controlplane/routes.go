@@ -10,7 +10,10 @@ import (
 )
 
 // routeFor joins what a router needs to deliver to tenant id. A tenant with
-// no node yet has an empty address and port and its placement's state.
+// no node yet has an empty address and port and its placement's state. A
+// moving tenant's route is in state MOVING and still names its source's
+// address and port, at the move's generation: routers park its updates
+// (they deliver only to RUNNING routes) until the flip names the target.
 func routeFor(v *view, id string, chats []int64) *zakiv1.Route {
 	t := v.tenants[id]
 	if t == nil {

@@ -49,19 +49,27 @@ func (v *view) memoryOf(name string) (int64, error) {
 }
 
 // usageByNode sums the placed (non-PENDING) tenants per node, each reserving
-// the larger of its tier's and its profile's memory.
+// the larger of its tier's and its profile's memory. A moving tenant counts
+// on its source and on its target until the flip: it runs on one, its data
+// lands on the other, and neither may be overbooked meanwhile.
 func usageByNode(v *view) map[string]usage {
 	out := map[string]usage{}
+	add := func(node string, t *zakiv1.Tenant) {
+		u := out[node]
+		u.tenants++
+		if t != nil {
+			u.memBytes += v.reservedBy(t)
+		}
+		out[node] = u
+	}
 	for id, p := range v.placements {
 		if p.State == zakiv1.PlacementState_PLACEMENT_STATE_PENDING || p.NodeId == "" {
 			continue
 		}
-		u := out[p.NodeId]
-		u.tenants++
-		if t := v.tenants[id]; t != nil {
-			u.memBytes += v.reservedBy(t)
+		add(p.NodeId, v.tenants[id])
+		if to := p.GetMove().GetToNodeId(); to != "" {
+			add(to, v.tenants[id])
 		}
-		out[p.NodeId] = u
 	}
 	return out
 }
@@ -73,6 +81,15 @@ func usageByNode(v *view) map[string]usage {
 // of memory reserved, then tenants, then node id). It is pure: connected
 // says which nodes have a live session.
 func schedule(v *view, connected map[string]bool, t *zakiv1.Tenant, policy zakiv1.SchedulerPolicy) choice {
+	return scheduleExcept(v, connected, t, policy, nil)
+}
+
+// scheduleExcept is schedule with one more filter: skip, when set, says why
+// a node may not take t ("" when it may), before the usual filter runs.
+// Drains use it to keep a tenant off its own node and off nodes that cannot
+// receive a move.
+func scheduleExcept(v *view, connected map[string]bool, t *zakiv1.Tenant,
+	policy zakiv1.SchedulerPolicy, skip func(nodeID string) string) choice {
 	d, failure, err := v.demandOf(t)
 	if err != nil {
 		return choice{failure: failure, detail: err.Error()}
@@ -83,7 +100,14 @@ func schedule(v *view, connected map[string]bool, t *zakiv1.Tenant, policy zakiv
 	use := usageByNode(v)
 	var fits, why []string
 	for _, id := range sortedKeys(v.nodes) {
-		if reason := unfit(v, id, connected[id], use[id], d); reason != "" {
+		reason := ""
+		if skip != nil {
+			reason = skip(id)
+		}
+		if reason == "" {
+			reason = unfit(v, id, connected[id], use[id], d)
+		}
+		if reason != "" {
 			why = append(why, id+": "+reason)
 			continue
 		}

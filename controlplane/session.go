@@ -51,6 +51,18 @@ func (c *Controller) Session(ctx context.Context, stream SessionStream) error {
 		old.cancel(fmt.Errorf("%w: node %s opened a newer session", errSessionClosed, node.Id))
 	}
 	defer c.sessions.remove(s)
+	// Every replica, the leader above all, learns of the session from its
+	// alive key (liveness.go); the goodbye says how long the node had been
+	// silent when the session ended.
+	rev, err := c.holdAlive(ctx, node.Id)
+	if err != nil {
+		return err
+	}
+	c.sessions.setAliveRev(s, rev)
+	defer func() {
+		_, heard := c.sessions.status(node.Id)
+		c.releaseAlive(node.Id, c.sessions.aliveRev(s), c.now().Sub(heard))
+	}()
 	c.log.Info("agent session opened", "node", node.Id, "addr", node.Address)
 	defer c.log.Info("agent session closed", "node", node.Id)
 

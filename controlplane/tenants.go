@@ -46,8 +46,8 @@ func (c *Controller) SetBot(ctx context.Context, botID int64) error {
 // made it. Requests are expected to have passed validateEnsure.
 func (c *Controller) EnsureTenant(ctx context.Context, req *zakiv1.EnsureTenantRequest,
 ) (*zakiv1.Route, bool, error) {
-	for range maxTxnAttempts {
-		route, created, err := c.ensureOnce(ctx, req)
+	for i := range maxTxnAttempts {
+		route, created, err := c.ensureOnce(ctx, req, i == 0)
 		if !errors.Is(err, errRetry) {
 			return route, created, err
 		}
@@ -55,7 +55,7 @@ func (c *Controller) EnsureTenant(ctx context.Context, req *zakiv1.EnsureTenantR
 	return nil, false, fmt.Errorf("%w: ensure tenant for chat %d", errConflict, req.ChatId)
 }
 
-func (c *Controller) ensureOnce(ctx context.Context, req *zakiv1.EnsureTenantRequest,
+func (c *Controller) ensureOnce(ctx context.Context, req *zakiv1.EnsureTenantRequest, inline bool,
 ) (*zakiv1.Route, bool, error) {
 	// TODO(#4): this reads the whole state per call; at scale, answer known
 	// chats from a watched view.
@@ -78,13 +78,26 @@ func (c *Controller) ensureOnce(ctx context.Context, req *zakiv1.EnsureTenantReq
 	if id, ok := v.bindings[req.ChatId]; ok {
 		return routeFor(v, id, v.chatIDs()[id]), false, nil
 	}
-	return c.create(ctx, v, req)
+	return c.create(ctx, v, req, inline)
 }
+
+// reasonAwaitLeader is why a tenant created on a replica that does not
+// lead is PENDING; it is not a scheduling failure.
+const reasonAwaitLeader = "awaiting_leader"
 
 // create makes the tenant for req in one transaction: tenant, secrets and
 // binding (each only if absent), and its placement, either SCHEDULED with a
-// claimed port or PENDING with the reason nothing fits.
-func (c *Controller) create(ctx context.Context, v *view, req *zakiv1.EnsureTenantRequest,
+// claimed port or PENDING with the reason it is not placed yet.
+//
+// Placing is the leader's. The leader places a new tenant inline (when
+// inline is set), in this transaction, fenced, so that a router gets the
+// route in one call. Any other replica, or the leader retrying after a
+// failed attempt (which may have been its fence: deposed, not yet aware),
+// creates it PENDING without a fence, and the leader, which watches for
+// PENDING placements (watchPending), places it within a watch delay. A
+// fenced inline attempt on a non-leader could only fail, and PENDING is what
+// its fallback would write anyway.
+func (c *Controller) create(ctx context.Context, v *view, req *zakiv1.EnsureTenantRequest, inline bool,
 ) (*zakiv1.Route, bool, error) {
 	id := tenantIDFor(req.ChatId)
 	if err := checkOwner(v, req); err != nil {
@@ -98,7 +111,10 @@ func (c *Controller) create(ctx context.Context, v *view, req *zakiv1.EnsureTena
 	t := &zakiv1.Tenant{Id: id, Kind: req.Kind, OwnerUserId: req.OwnerUserId,
 		Profile: c.defaultProfile, Tier: defaultTier, CreatedAt: now}
 	s := &zakiv1.TenantSecrets{WebhookSecret: secret.New(), BotApiSecret: secret.New(), GatewayToken: secret.New()}
-	ch := schedule(v, c.sessions.connected(), t, c.fleet.policy)
+	ch := choice{failure: reasonAwaitLeader, detail: "waiting for the leading control plane to place it"}
+	if inline && c.rep.leading() {
+		ch = schedule(v, c.sessions.connected(), t, c.fleet.policy)
+	}
 	p := placementFor(id, ch, 0, now)
 
 	cmps := []clientv3.Cmp{absent(tenantKey(id)), absent(secretsKey(id)),
@@ -110,7 +126,7 @@ func (c *Controller) create(ctx context.Context, v *view, req *zakiv1.EnsureTena
 	}
 	if ch.failure == "" {
 		claimCmps, claimOps := claimPort(ch.nodeID, ch.port, id)
-		cmps, ops = append(cmps, claimCmps...), append(ops, claimOps...)
+		cmps, ops = c.fenced(append(cmps, claimCmps...)...), append(ops, claimOps...)
 	}
 	resp, err := c.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
@@ -144,7 +160,9 @@ func (c *Controller) recordPlacement(t *zakiv1.Tenant, p *zakiv1.Placement, ch c
 		c.log.Info("tenant created", "tenant", t.Id)
 	}
 	if ch.failure != "" {
-		c.metrics.schedulingFailures.WithLabelValues(ch.failure).Inc()
+		if ch.failure != reasonAwaitLeader {
+			c.metrics.schedulingFailures.WithLabelValues(ch.failure).Inc()
+		}
 		c.log.Info("tenant pending", "tenant", t.Id, "reason", ch.detail)
 		return
 	}

@@ -47,11 +47,11 @@ func (c Config) trustDefaults() Config {
 // serials, and writes the operator's credentials when they are missing or
 // stale. addr is the bound gRPC address.
 func newTrust(ctx context.Context, cli *clientv3.Client, cfg Config, addr string) (*trust, error) {
-	kek, err := loadKEK(cfg)
+	kek, kekPath, err := loadKEK(cfg)
 	if err != nil {
 		return nil, err
 	}
-	ca, created, err := loadOrCreateCA(ctx, cli, kek, cfg.Now())
+	ca, created, err := loadOrCreateCA(ctx, cli, kek, kekPath, cfg.Now())
 	if err != nil {
 		return nil, err
 	}

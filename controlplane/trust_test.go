@@ -327,7 +327,7 @@ func TestCAKeyErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "decrypt its key") || !strings.Contains(err.Error(), "--ca-key-file") {
 		t.Fatalf("wrong kek: %v", err)
 	}
-	_, err = loadKEK(Config{EtcdEndpoints: []string{"http://etcd:2379"}, DataDir: dir})
+	_, _, err = loadKEK(Config{EtcdEndpoints: []string{"http://etcd:2379"}, DataDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "--ca-key-file") {
 		t.Fatalf("external etcd without a key file: %v", err)
 	}

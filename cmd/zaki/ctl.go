@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,10 +23,12 @@ type ctlCmd struct {
 	Timeout      time.Duration `name:"timeout" env:"ZAKI_CTL_TIMEOUT" default:"10s" help:"How long a call may take (default: ${default})."`
 	Credentials  string        `name:"credentials" env:"ZAKI_CREDENTIALS" placeholder:"DIR" help:"Directory of the operator's certificate, key and cluster CA, which the control plane writes to <data-dir>/admin (default: ./zaki-data/admin, then ~/.zaki/dev/admin from zaki dev)."`
 
-	Nodes   ctlNodesCmd   `cmd:"" help:"List nodes (the default), or cordon, uncordon or remove one."`
-	Tenants ctlTenantsCmd `cmd:"" help:"List tenants: where each runs, its state, why it is not running, parked updates."`
+	Nodes   ctlNodesCmd   `cmd:"" help:"List nodes (the default), or cordon, uncordon, drain or remove one."`
+	Tenants ctlTenantsCmd `cmd:"" help:"List tenants (the default): where each runs, its state, why it is not running, parked updates; or move one."`
 	Token   ctlTokenCmd   `cmd:"" help:"Join tokens: create one for a new host, list or revoke them."`
 	Members ctlMembersCmd `cmd:"" help:"Certificate holders: list agents, routers and operators (the default), or revoke one."`
+
+	Controlplanes ctlControlPlanesCmd `cmd:"" name:"controlplanes" help:"List the control-plane replicas and which one leads."`
 }
 
 // dial connects to the control plane's admin API with the operator's
@@ -52,7 +55,12 @@ func (c *ctlCmd) call(ctx context.Context, fn func(context.Context, zakiv1.Admin
 	defer closeConn()
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	err = fn(ctx, client)
+	return c.explain(fn(ctx, client), dir)
+}
+
+// explain adds to an error of a call what to check when the control plane
+// could not be reached or refused the credentials in dir.
+func (c *ctlCmd) explain(err error, dir string) error {
 	switch status.Code(err) {
 	case codes.OK:
 		return nil
@@ -92,9 +100,16 @@ func (ctlNodesLsCmd) Run(ctx context.Context, c *ctlCmd) error {
 	})
 }
 
-type ctlTenantsCmd struct{}
+// ctlTenantsCmd is `zaki ctl tenants`: listing is the default, so `zaki ctl
+// tenants` and `zaki ctl tenants ls` print the same table.
+type ctlTenantsCmd struct {
+	Ls   ctlTenantsLsCmd   `cmd:"" default:"withargs" help:"List tenants: where each runs, its state, why it is not running, parked updates."`
+	Move ctlTenantsMoveCmd `cmd:"" help:"Move a tenant, with its data, to another node, and follow the move until it runs there."`
+}
 
-func (ctlTenantsCmd) Run(ctx context.Context, c *ctlCmd) error {
+type ctlTenantsLsCmd struct{}
+
+func (ctlTenantsLsCmd) Run(ctx context.Context, c *ctlCmd) error {
 	return c.call(ctx, func(ctx context.Context, client zakiv1.AdminServiceClient) error {
 		resp, err := client.ListTenants(ctx, &zakiv1.ListTenantsRequest{})
 		if err != nil {
@@ -105,4 +120,54 @@ func (ctlTenantsCmd) Run(ctx context.Context, c *ctlCmd) error {
 		}
 		return writeTenants(os.Stdout, resp.GetTenants())
 	})
+}
+
+// pollInterval is how often a command that follows a change asks again.
+const pollInterval = 500 * time.Millisecond
+
+// errPastDeadline ends a poll whose deadline passed.
+var errPastDeadline = errors.New("past the deadline")
+
+// poll dials once, then calls step every pollInterval, each call bounded by
+// --timeout, until step reports done or fails, the deadline passes
+// (errPastDeadline) or ctx ends. A call that cannot reach a control plane is
+// tried again next time (the client fails over between replicas).
+func (c *ctlCmd) poll(ctx context.Context, deadline time.Time,
+	step func(context.Context, zakiv1.AdminServiceClient) (bool, error)) error {
+	client, dir, closeConn, err := c.dial()
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	var last error
+	for {
+		callCtx, cancel := context.WithTimeout(ctx, c.Timeout)
+		done, err := step(callCtx, client)
+		cancel()
+		switch code := status.Code(err); {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err == nil && done:
+			return nil
+		case code == codes.Unavailable || code == codes.DeadlineExceeded:
+			last = c.explain(err, dir)
+		case err != nil:
+			return c.explain(err, dir)
+		default:
+			last = nil
+		}
+		if !time.Now().Before(deadline) {
+			if last != nil {
+				return fmt.Errorf("%w; the last call failed: %w", errPastDeadline, last)
+			}
+			return errPastDeadline
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }

@@ -13,7 +13,8 @@ import (
 type ctlNodesCmd struct {
 	Ls       ctlNodesLsCmd       `cmd:"" default:"withargs" help:"List nodes: address, state, session, tenants and memory."`
 	Cordon   ctlNodesCordonCmd   `cmd:"" help:"Keep new tenants off a node; its tenants stay and keep running."`
-	Uncordon ctlNodesUncordonCmd `cmd:"" help:"Let a cordoned node take new tenants again."`
+	Uncordon ctlNodesUncordonCmd `cmd:"" help:"Let a cordoned or draining node take new tenants again; a drain stops, moves in flight finish."`
+	Drain    ctlNodesDrainCmd    `cmd:"" help:"Move every tenant off a node, with its data, and follow the drain until the node is empty."`
 	Rm       ctlNodesRmCmd       `cmd:"" help:"Remove a node and revoke its certificates; refused while it holds tenants unless --force."`
 }
 
@@ -32,7 +33,7 @@ type ctlNodesUncordonCmd struct {
 
 func (n ctlNodesUncordonCmd) Run(ctx context.Context, c *ctlCmd) error {
 	return setNodeState(ctx, c, n.Node, zakiv1.NodeState_NODE_STATE_ACTIVE,
-		"node %s uncordoned: it takes new tenants again\n")
+		"node %s uncordoned: it takes new tenants again (a drain stops; moves in flight finish)\n")
 }
 
 func setNodeState(ctx context.Context, c *ctlCmd, node string, state zakiv1.NodeState, done string) error {

@@ -31,7 +31,7 @@ func writeNodes(w io.Writer, nodes []*zakiv1.NodeStatus, now time.Time) error {
 			last = now.Sub(hb.AsTime()).Round(time.Second).String() + " ago"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s/%s\t%d-%d\n",
-			n.GetId(), n.GetAddress(), enumWord(n.GetState().String(), "NODE_STATE_"), session, last,
+			n.GetId(), n.GetAddress(), nodeStateWord(ns), session, last,
 			ns.GetTenants(), n.GetMaxTenants(), mib(ns.GetMemoryReservedBytes()), mib(n.GetMemoryBytes()),
 			n.GetPortMin(), n.GetPortMax())
 	}
@@ -51,10 +51,37 @@ func writeTenants(w io.Writer, tenants []*zakiv1.TenantStatus) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n",
 			t.GetId(), enumWord(t.GetKind().String(), "TENANT_KIND_"), t.GetOwnerUserId(),
 			strings.Join(chats, ","), t.GetProfile(), dash(p.GetNodeId()), port(p.GetHostPort()),
-			p.GetGeneration(), enumWord(p.GetState().String(), "PLACEMENT_STATE_"),
-			ts.GetParkedUpdates(), dash(p.GetReason()))
+			p.GetGeneration(), placementStateWord(p), ts.GetParkedUpdates(), dash(placementReason(p)))
 	}
 	return tw.Flush()
+}
+
+// nodeStateWord is a node's state as listed; a draining node that holds
+// nothing any more is "drained".
+func nodeStateWord(ns *zakiv1.NodeStatus) string {
+	st := ns.GetNode().GetState()
+	if st == zakiv1.NodeState_NODE_STATE_DRAINING && ns.GetTenants() == 0 {
+		return "drained"
+	}
+	return enumWord(st.String(), "NODE_STATE_")
+}
+
+// placementStateWord is a placement's state as listed: a move shows where
+// it goes and how far it has come, "moving -> node-b (copying)".
+func placementStateWord(p *zakiv1.Placement) string {
+	if m := p.GetMove(); m != nil {
+		return fmt.Sprintf("moving -> %s (%s)", m.GetToNodeId(), enumWord(m.GetPhase().String(), "MOVE_PHASE_"))
+	}
+	return enumWord(p.GetState().String(), "PLACEMENT_STATE_")
+}
+
+// placementReason is why a placement is as it is: its own reason, else its
+// move's last failure.
+func placementReason(p *zakiv1.Placement) string {
+	if p.GetReason() == "" && p.GetMove().GetReason() != "" {
+		return "move failed, retrying: " + p.GetMove().GetReason()
+	}
+	return p.GetReason()
 }
 
 func enumWord(s, prefix string) string { return strings.ToLower(strings.TrimPrefix(s, prefix)) }

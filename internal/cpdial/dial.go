@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	_ "google.golang.org/grpc/health" // registers client-side health checking
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
@@ -23,10 +24,14 @@ var Keepalive = keepalive.ClientParameters{
 // connection only (grpc.WithResolvers), never globally.
 const scheme = "zaki-cp"
 
-// serviceConfig keeps every call of a connection on one replica: a session
-// stream must not be spread, and pick_first moves to the next address only
-// when the current one fails.
-const serviceConfig = `{"loadBalancingConfig":[{"pick_first":{}}]}`
+// serviceConfig spreads new calls and streams over the replicas that are
+// connected and say SERVING on gRPC health; a stream stays on the replica
+// it opened on. A replica that cannot reach etcd says NOT_SERVING and fails
+// what it still gets Unavailable (controlplane/etcdgate.go), so the next
+// attempt lands elsewhere even when its connection is fine, which
+// pick_first, moving only when a connection fails, would not do. A server
+// without the health service counts as serving.
+const serviceConfig = `{"loadBalancingConfig":[{"round_robin":{}}],"healthCheckConfig":{"serviceName":""}}`
 
 // ErrNoAddress is returned when the list names no address.
 var ErrNoAddress = errors.New("cpdial: no control-plane address")
@@ -51,10 +56,10 @@ func Split(list string) []string {
 func Join(addrs []string) string { return strings.Join(addrs, ",") }
 
 // Dial returns one connection over all addrs (each "host:port", or
-// comma-separated lists of them): it connects to the first that answers,
-// keeps every call on it, and moves to another when it fails or stops
-// answering keepalive pings. Like grpc.NewClient it does not connect yet.
-// Every replica is verified under the same TLS server name (pki.ServerName).
+// comma-separated lists of them): it connects to every replica and spreads
+// calls over those that answer, are healthy and keep answering keepalive
+// pings. Like grpc.NewClient it does not connect yet. Every replica is
+// verified under the same TLS server name (pki.ServerName).
 func Dial(addrs []string, creds credentials.TransportCredentials, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	addrs = Split(Join(addrs))
 	if len(addrs) == 0 {

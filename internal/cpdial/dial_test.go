@@ -11,17 +11,22 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 )
 
-// fake is a control-plane replica: a health service that counts the calls
-// and streams it served, so a test sees which replica a call landed on.
+// fake is a control-plane replica: a health service that counts the Check
+// calls it served, so a test sees which replica a call landed on. Watch is
+// what the client's health checking uses; it reports status, which a test
+// may change.
 type fake struct {
 	healthpb.UnimplementedHealthServer
-	addr  string
-	srv   *grpc.Server
-	calls atomic.Int32
+	addr    string
+	srv     *grpc.Server
+	calls   atomic.Int32
+	streams atomic.Int32
+	status  *health.Server
 }
 
 func (f *fake) Check(context.Context, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
@@ -29,8 +34,13 @@ func (f *fake) Check(context.Context, *healthpb.HealthCheckRequest) (*healthpb.H
 	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
 }
 
-func (f *fake) Watch(_ *healthpb.HealthCheckRequest, s healthpb.Health_WatchServer) error {
-	f.calls.Add(1)
+// Watch of service "test" is a test's own stream, counted; any other is
+// the client's health checking.
+func (f *fake) Watch(req *healthpb.HealthCheckRequest, s healthpb.Health_WatchServer) error {
+	if req.Service != "test" {
+		return f.status.Watch(req, s)
+	}
+	f.streams.Add(1)
 	if err := s.Send(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}); err != nil {
 		return err
 	}
@@ -45,7 +55,7 @@ func startFake(t *testing.T) *fake {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fake{addr: lis.Addr().String(), srv: grpc.NewServer()}
+	f := &fake{addr: lis.Addr().String(), srv: grpc.NewServer(), status: health.NewServer()}
 	healthpb.RegisterHealthServer(f.srv, f)
 	go func() { _ = f.srv.Serve(lis) }()
 	t.Cleanup(f.srv.Stop)
@@ -95,25 +105,47 @@ func TestUnaryFailsOver(t *testing.T) {
 	a, b := startFake(t), startFake(t)
 	cli := dial(t, a.addr+","+b.addr)
 	check(t, cli)
-	if a.calls.Load() != 1 || b.calls.Load() != 0 {
-		t.Fatalf("calls a=%d b=%d, want the first replica only", a.calls.Load(), b.calls.Load())
-	}
 	a.srv.Stop()
 	// A call racing the stop may already be on the wire to the dead replica
-	// and fail Unavailable (no retry: not every call is idempotent); the
-	// next one, and every one after it, lands on the second replica.
+	// and fail Unavailable (no retry: not every call is idempotent); every
+	// one after it lands on the second replica.
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if _, err := cli.Check(ctx, &healthpb.HealthCheckRequest{}); status.Code(err) != codes.OK &&
 		status.Code(err) != codes.Unavailable {
 		t.Fatalf("call racing the stop: %v", err)
 	}
-	before := b.calls.Load()
-	for i := range 3 {
+	awaitOnly(t, cli, b)
+}
+
+func TestUnhealthyReplicaIsSkipped(t *testing.T) {
+	a, b := startFake(t), startFake(t)
+	cli := dial(t, a.addr, b.addr)
+	check(t, cli)
+	a.status.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	awaitOnly(t, cli, b)
+	b.status.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	a.status.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	awaitOnly(t, cli, a)
+}
+
+// awaitOnly waits (bounded) until calls land on want alone, then checks
+// that the next three do.
+func awaitOnly(t *testing.T, cli healthpb.HealthClient, want *fake) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for run := 0; run < 3; {
+		before := want.calls.Load()
 		check(t, cli)
-		if got := b.calls.Load() - before; got != int32(i+1) {
-			t.Fatalf("call %d: the second replica served %d calls, want %d", i, got, i+1)
+		if want.calls.Load() == before+1 {
+			run++
+			continue
 		}
+		run = 0
+		if time.Now().After(deadline) {
+			t.Fatalf("calls still land off %s", want.addr)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -124,7 +156,7 @@ func TestStreamReopensOnTheOtherReplica(t *testing.T) {
 	defer cancel()
 
 	watch := func() healthpb.Health_WatchClient {
-		s, err := cli.Watch(ctx, &healthpb.HealthCheckRequest{})
+		s, err := cli.Watch(ctx, &healthpb.HealthCheckRequest{Service: "test"})
 		if err != nil {
 			t.Fatalf("watch: %v", err)
 		}
@@ -134,16 +166,19 @@ func TestStreamReopensOnTheOtherReplica(t *testing.T) {
 		return s
 	}
 	s := watch()
-	if a.calls.Load() != 1 {
-		t.Fatalf("the stream is not on the first replica (a=%d b=%d)", a.calls.Load(), b.calls.Load())
+	// The stream opened on one replica; stop that one and it must reopen
+	// on the other.
+	first, other := a, b
+	if b.streams.Load() == 1 {
+		first, other = b, a
 	}
-	a.srv.Stop()
+	first.srv.Stop()
 	if _, err := s.Recv(); err == nil {
 		t.Fatal("the stream outlived its replica")
 	}
 	watch()
-	if b.calls.Load() != 1 {
-		t.Fatalf("the reopened stream is not on the second replica (b=%d)", b.calls.Load())
+	if other.streams.Load() != 1 {
+		t.Fatalf("the reopened stream is not on the other replica (a=%d b=%d)", a.streams.Load(), b.streams.Load())
 	}
 }
 

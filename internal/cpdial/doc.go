@@ -7,11 +7,9 @@
 // (agent sessions, router lookups) or report (zaki ctl). The next call or
 // stream lands on a live replica.
 //
-// TODO(#3): the server side is not built yet: several control-plane
-// replicas with leader election. Once it is, a replica that cannot serve a
-// call (not the leader) must fail it Unavailable so that callers retry, and
-// pick_first must move off it; decide then whether to retry idempotent
-// methods through a service-config retry policy.
+// Calls are spread over the healthy replicas (round_robin with gRPC health
+// checks): every replica serves every call, and one that cannot reach etcd
+// reports NOT_SERVING, so clients move off it by themselves.
 //
 // It imports only gRPC; callers bring their own transport credentials.
 package cpdial

@@ -94,6 +94,11 @@ func ReadKEK(path string) ([]byte, error) {
 
 // LoadOrCreateKEK reads the key file at path, or, when there is none, makes
 // one of 32 random bytes with mode 0600. created tells which.
+//
+// Several processes may race to make the same file (control planes sharing
+// a volume): each writes a complete private temp file and links it into
+// place, which fails when the name exists, so no one ever reads a partial
+// key or overwrites another's; the losers read the winner's.
 func LoadOrCreateKEK(path string) (kek []byte, created bool, err error) {
 	kek, err = ReadKEK(path)
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -103,19 +108,42 @@ func LoadOrCreateKEK(path string) (kek []byte, created bool, err error) {
 	if _, err := rand.Read(kek); err != nil {
 		return nil, false, fmt.Errorf("pki: key-encryption key: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("pki: key-encryption key dir: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	tmp, err := writeTemp(dir, kek)
 	if err != nil {
+		return nil, false, err
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			kek, err = ReadKEK(path) // another process made it first
+			return kek, false, err
+		}
 		return nil, false, fmt.Errorf("pki: create key-encryption key file: %w", err)
 	}
-	if _, err := f.Write(kek); err != nil {
-		f.Close()
-		return nil, false, fmt.Errorf("pki: write key-encryption key file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, false, fmt.Errorf("pki: write key-encryption key file: %w", err)
-	}
 	return kek, true, nil
+}
+
+// writeTemp writes b, synced, to a new mode-0600 file in dir and returns
+// its name.
+func writeTemp(dir string, b []byte) (string, error) {
+	f, err := os.CreateTemp(dir, ".kek-*")
+	if err != nil {
+		return "", fmt.Errorf("pki: create key-encryption key file: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("pki: write key-encryption key file: %w", err)
+	}
+	return f.Name(), nil
 }

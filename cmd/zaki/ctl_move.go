@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+)
+
+// ctlTenantsMoveCmd is `zaki ctl tenants move ID --to NODE`. Its wait is
+// --deadline, not --timeout: that one already bounds each call of zaki ctl.
+type ctlTenantsMoveCmd struct {
+	Tenant   string        `arg:"" help:"Tenant id, as 'zaki ctl tenants' shows it."`
+	To       string        `name:"to" env:"ZAKI_MOVE_TO" required:"" placeholder:"NODE" help:"The node to move it to (required; default: none)."`
+	Detach   bool          `name:"detach" env:"ZAKI_CTL_DETACH" help:"Return once the move has started instead of following it (default: off)."`
+	Deadline time.Duration `name:"deadline" env:"ZAKI_MOVE_DEADLINE" default:"10m" help:"How long to follow the move; past it zaki ctl stops watching, the move goes on (default: ${default})."`
+}
+
+func (m *ctlTenantsMoveCmd) Run(ctx context.Context, c *ctlCmd) error {
+	var resp *zakiv1.MoveTenantResponse
+	err := c.call(ctx, func(ctx context.Context, client zakiv1.AdminServiceClient) error {
+		var err error
+		resp, err = client.MoveTenant(ctx, &zakiv1.MoveTenantRequest{TenantId: m.Tenant, ToNodeId: m.To})
+		if err != nil {
+			return fmt.Errorf("move tenant %s to node %s: %w", m.Tenant, m.To, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Progress goes to stderr with JSON, so stdout stays JSON.
+	out := io.Writer(os.Stdout)
+	if c.Output == "json" {
+		if err := c.printJSON(os.Stdout, resp); err != nil {
+			return err
+		}
+		out = os.Stderr
+	}
+	p := resp.GetPlacement()
+	fmt.Fprintf(out, "tenant %s: moving from %s to %s (generation %d)\n", m.Tenant, p.GetNodeId(), m.To,
+		p.GetGeneration())
+	if m.Detach {
+		fmt.Fprintf(out, "follow it with `zaki ctl tenants`\n")
+		return nil
+	}
+	return m.follow(ctx, c, out, time.Now())
+}
+
+// follow prints each phase of the move as it changes until it is done, or
+// gives up watching at the deadline.
+func (m *ctlTenantsMoveCmd) follow(ctx context.Context, c *ctlCmd, out io.Writer, start time.Time) error {
+	var last string
+	until := start.Add(m.Deadline)
+	err := c.poll(ctx, until, func(ctx context.Context, client zakiv1.AdminServiceClient) (bool, error) {
+		resp, err := client.ListTenants(ctx, &zakiv1.ListTenantsRequest{})
+		if err != nil {
+			return false, err
+		}
+		line, done, err := describeMove(m.Tenant, m.To, placementOf(resp.GetTenants(), m.Tenant),
+			time.Since(start))
+		if line != last {
+			fmt.Fprintln(out, line)
+			last = line
+		}
+		return done, err
+	})
+	if errors.Is(err, errPastDeadline) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("tenant %s: the move to %s is not done after %s (%w); it goes on by itself: "+
+			"follow it with `zaki ctl tenants`", m.Tenant, m.To, time.Since(start).Round(time.Second), err)
+	}
+	return err
+}
+
+// placementOf is tenant id's placement in a listing; nil when it is not listed.
+func placementOf(tenants []*zakiv1.TenantStatus, id string) *zakiv1.Placement {
+	for _, t := range tenants {
+		if t.GetTenant().GetId() == id {
+			return t.GetPlacement()
+		}
+	}
+	return nil
+}
+
+// describeMove is one line on tenant id's move to node to, given its
+// placement elapsed after the move started; done once it is placed on to;
+// an error when the move ended anywhere else. It is pure.
+func describeMove(id, to string, p *zakiv1.Placement, elapsed time.Duration) (string, bool, error) {
+	if p == nil {
+		return "tenant " + id + ": gone", false, fmt.Errorf("tenant %s is no longer listed", id)
+	}
+	if m := p.GetMove(); m.GetToNodeId() == to {
+		line := fmt.Sprintf("tenant %s: stopping on %s", id, p.GetNodeId())
+		if m.GetPhase() == zakiv1.MovePhase_MOVE_PHASE_COPYING {
+			line = fmt.Sprintf("tenant %s: copying to %s", id, to)
+		}
+		if m.GetReason() != "" {
+			line += " (failed: " + m.GetReason() + "; retrying)"
+		}
+		return line, false, nil
+	}
+	state := enumWord(p.GetState().String(), "PLACEMENT_STATE_")
+	if p.GetMove() == nil && p.GetNodeId() == to {
+		line := fmt.Sprintf("tenant %s: %s on %s (generation %d) after %s", id, state, to,
+			p.GetGeneration(), elapsed.Round(100*time.Millisecond))
+		if p.GetReason() != "" {
+			line += ": " + p.GetReason()
+		}
+		return line, true, nil
+	}
+	line := fmt.Sprintf("tenant %s: %s on %s", id, state, dash(p.GetNodeId()))
+	return line, false, fmt.Errorf("tenant %s: the move to %s ended without reaching it; see `zaki ctl tenants`",
+		id, to)
+}
