@@ -39,6 +39,7 @@ type cluster struct {
 	standin    *tgstandin.Server
 	secret     string
 	webhookURL string
+	botAPIURL  string // the router's Bot API front as containers reach it
 	grpcAddr   string
 	cp, router *proc
 	agent      *proc
@@ -87,15 +88,25 @@ func startCluster(t *testing.T) *cluster {
 	c.router.args = append(c.router.args, "--http-listen", c.router.opsAddr)
 	c.router.start(t, c.logs)
 
+	c.botAPIURL = "http://host.docker.internal:" + frontPort
 	c.portMin = 20000 + int(time.Now().UnixNano()%120)*100
-	c.agent = &proc{name: "agent", opsAddr: "127.0.0.1:" + port(), args: []string{"agent", "--log-level", "debug",
-		"--node-id", c.node, "--join", c.grpcAddr, "--token", c.joinToken("agent"),
-		"--state-dir", c.agentState, "--address", "127.0.0.1",
-		"--port-min", strconv.Itoa(c.portMin), "--port-max", strconv.Itoa(c.portMin + 99),
-		"--bot-api-url", "http://host.docker.internal:" + frontPort}}
-	c.agent.args = append(c.agent.args, "--http-listen", c.agent.opsAddr)
+	c.agent = c.agentProc("agent", c.node, c.agentState, c.portMin)
 	c.agent.start(t, c.logs)
 	return c
+}
+
+// agentProc is an agent of node, not started yet, joining with a new token:
+// state in stateDir, tenant ports portMin to portMin+99, and its own free
+// transfer and ops ports, so several agents can share this host.
+func (c *cluster) agentProc(name, node, stateDir string, portMin int) *proc {
+	port := func() string { return strconv.Itoa(testutil.FreePort(c.t)) }
+	p := &proc{name: name, opsAddr: "127.0.0.1:" + port(), args: []string{"agent", "--log-level", "debug",
+		"--node-id", node, "--join", c.grpcAddr, "--token", c.joinToken("agent"),
+		"--state-dir", stateDir, "--address", "127.0.0.1",
+		"--port-min", strconv.Itoa(portMin), "--port-max", strconv.Itoa(portMin + 99),
+		"--transfer-listen", "127.0.0.1:" + port(), "--bot-api-url", c.botAPIURL}}
+	p.args = append(p.args, "--http-listen", p.opsAddr)
+	return p
 }
 
 // restartAgent starts a new agent process with the same flags but no
@@ -130,6 +141,16 @@ func (c *cluster) joinToken(role string) string {
 // post sends one update to the router's webhook with the given secret.
 func (c *cluster) post(secret string, body []byte) int {
 	c.t.Helper()
+	code, err := c.postErr(secret, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return code
+}
+
+// postErr is post for goroutines other than the test's: it reports a
+// failed request instead of ending the test.
+func (c *cluster) postErr(secret string, body []byte) (int, error) {
 	req, _ := http.NewRequest(http.MethodPost, c.webhookURL, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if secret != "" {
@@ -137,11 +158,11 @@ func (c *cluster) post(secret string, body []byte) int {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		c.t.Fatalf("POST webhook: %v", err)
+		return 0, fmt.Errorf("POST webhook: %w", err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
 
 // send posts an update with the right secret and requires a 200.
@@ -155,10 +176,16 @@ func (c *cluster) send(id int64, body []byte) {
 // containers lists the node's tenant containers by tenant id.
 func (c *cluster) containers() map[string][]container.Summary {
 	c.t.Helper()
+	return c.containersOn(c.node)
+}
+
+// containersOn lists the tenant containers of node by tenant id.
+func (c *cluster) containersOn(node string) map[string][]container.Summary {
+	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	list, err := c.docker.ContainerList(ctx, container.ListOptions{All: true,
-		Filters: filters.NewArgs(filters.Arg("label", "zaki.node="+c.node))})
+		Filters: filters.NewArgs(filters.Arg("label", "zaki.node="+node))})
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -200,13 +227,23 @@ func (c *cluster) received(containerID string) ([]int64, error) {
 // ctl runs `zaki ctl` against the cluster and returns its output.
 func (c *cluster) ctl(args ...string) string {
 	c.t.Helper()
+	out, err := c.ctlErr(args...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return out
+}
+
+// ctlErr runs `zaki ctl` with the admin credentials and returns its output,
+// stdout and stderr together; an error when it exits non-zero.
+func (c *cluster) ctlErr(args ...string) (string, error) {
 	args = append([]string{"ctl", "--controlplane", c.grpcAddr,
 		"--credentials", filepath.Join(c.cpDataDir, "admin")}, args...)
 	out, err := exec.Command(zakiBinary(c.t), args...).CombinedOutput()
 	if err != nil {
-		c.t.Fatalf("zaki %s: %v\n%s", strings.Join(args, " "), err, out)
+		return string(out), fmt.Errorf("zaki %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
-	return string(out)
+	return string(out), nil
 }
 
 // metric reads one counter from a role's /metrics.
@@ -231,10 +268,14 @@ func metric(t *testing.T, opsAddr, name string) float64 {
 	return total
 }
 
-func (c *cluster) removeDockerObjects() {
+func (c *cluster) removeDockerObjects() { c.removeNodeObjects(c.node) }
+
+// removeNodeObjects removes every container, network and volume the agent
+// of node made.
+func (c *cluster) removeNodeObjects(node string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := dockerhost.RemoveNodeObjects(ctx, c.docker, c.node); err != nil {
+	if _, err := dockerhost.RemoveNodeObjects(ctx, c.docker, node); err != nil {
 		c.t.Logf("cleanup: %v", err)
 	}
 }
