@@ -16,16 +16,19 @@ GOBUILD := CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)'
 
 ECHO_IMAGE ?= zaki-echo:v1
 ZAKI_IMAGE ?= zaki:dev
+TGSTANDIN_IMAGE ?= zaki-tgstandin:dev
 TEST_TIMEOUT ?= 25m
+FLEET_TEST_TIMEOUT ?= 20m
 
 .PHONY: help
 help: ## List every target with what it does.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build bin/zaki (every role) and bin/zaki-echo (the echo assistant), static.
+build: ## Build bin/zaki (every role), bin/zaki-echo (the echo assistant) and bin/zaki-tgstandin (Telegram stand-in), static.
 	$(GOBUILD) -o bin/zaki ./cmd/zaki
 	$(GOBUILD) -o bin/zaki-echo ./cmd/zaki-echo
+	$(GOBUILD) -o bin/zaki-tgstandin ./cmd/zaki-tgstandin
 
 .PHONY: tools
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## Install the pinned code generators into bin/tools.
@@ -53,14 +56,28 @@ lint: tools ## buf lint, go vet and gofmt.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "not gofmt-clean:"; echo "$$out"; exit 1; }
 
 .PHONY: test
-test: ## Run every test: unit, real etcd, real Docker (fails under CI=true without Docker).
+test: ## Run every test: unit, real etcd, real Docker (fails under CI=true without Docker); under CI=true also test-fleet.
 	go vet ./...
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@if [ "$$CI" = true ]; then $(MAKE) test-fleet; fi
+
+.PHONY: test-fleet
+test-fleet: images ## Run the multi-host suite (fleet/) on a local fleet of its own: faults, partitions, joins.
+	ZAKI_FLEET_TEST=1 go test -count=1 -v -timeout $(FLEET_TEST_TIMEOUT) ./fleet/
 
 .PHONY: images
-images: build ## Build every image Zaki runs, locally: the echo assistant and zaki itself.
+images: build ## Build every image Zaki runs, locally: the echo assistant, zaki itself, the Telegram stand-in.
 	docker build -q -f deploy/docker/echo.Dockerfile -t $(ECHO_IMAGE) .
 	docker build -q -f deploy/docker/zaki.Dockerfile -t $(ZAKI_IMAGE) .
+	docker build -q -f deploy/docker/tgstandin.Dockerfile -t $(TGSTANDIN_IMAGE) .
+
+.PHONY: fleet-up
+fleet-up: images ## Build the images and start a local fleet (deploy/compose/fleet.sh up): 3 control planes, 3 agents, a router.
+	deploy/compose/fleet.sh up
+
+.PHONY: fleet-down
+fleet-down: ## Stop the local fleet and remove everything it made, tenants' containers and volumes included.
+	deploy/compose/fleet.sh down
 
 .PHONY: run
 run: images ## Start `zaki dev`: everything on this machine, playing the sample conversation.

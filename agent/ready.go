@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/docker/go-connections/nat"
 	"github.com/zaki-platform/zaki/profile"
 )
 
@@ -79,7 +80,16 @@ func (e *engine) probe(ctx context.Context, id, tenant string, p profile.Profile
 	if ip == "" {
 		return errors.New("container has no address on its network yet"), false
 	}
-	url := "http://" + net.JoinHostPort(ip, strconv.Itoa(p.ReadyPort)) + p.ReadyPath
+	addr := net.JoinHostPort(ip, strconv.Itoa(p.ReadyPort))
+	// An agent in a container (deploy/compose) is on none of the tenants'
+	// networks, but reaches the port published on the node's address, as
+	// the router does; use it when readiness answers on the webhook port.
+	if p.ReadyPort == p.WebhookPort && c.NetworkSettings != nil {
+		if b := c.NetworkSettings.Ports[nat.Port(strconv.Itoa(p.WebhookPort)+"/tcp")]; len(b) > 0 {
+			addr = net.JoinHostPort(b[0].HostIP, b[0].HostPort)
+		}
+	}
+	url := "http://" + addr + p.ReadyPath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err, false

@@ -2,7 +2,6 @@ package devcluster
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/zaki-platform/zaki/internal/samples"
@@ -18,32 +17,5 @@ func (c *Cluster) PlaySamples(ctx context.Context) ([]int, error) {
 	return tgstandin.Play(ctx, c.WebhookURL, c.WebhookSecret, samples.Updates())
 }
 
-// ChatNames maps each chat of the sample conversation to a readable name (a
-// person's first name or a group's title), for printing replies.
-func ChatNames() map[int64]string {
-	names := map[int64]string{}
-	for _, body := range samples.Updates() {
-		var u map[string]json.RawMessage
-		if json.Unmarshal(body, &u) != nil {
-			continue
-		}
-		for _, v := range u {
-			var obj struct {
-				Chat *struct {
-					ID        int64  `json:"id"`
-					FirstName string `json:"first_name"`
-					Title     string `json:"title"`
-				} `json:"chat"`
-			}
-			if json.Unmarshal(v, &obj) != nil || obj.Chat == nil {
-				continue
-			}
-			name := obj.Chat.FirstName
-			if obj.Chat.Title != "" {
-				name = obj.Chat.Title
-			}
-			names[obj.Chat.ID] = name
-		}
-	}
-	return names
-}
+// ChatNames maps each chat of the sample conversation to a readable name.
+func ChatNames() map[int64]string { return samples.ChatNames() }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +63,22 @@ func New(log hclog.Logger, botID int64) *Server {
 		token: fmt.Sprintf("%d:AA%s", botID, randomToken(33)),
 		subs:  map[int]chan Call{},
 	}
+}
+
+// NewWithToken returns a stand-in that accepts token, a bot token made
+// elsewhere and shaped like a real one ("<bot id>:<secret>"), so a router in
+// another process or container can be given the same token. The bot id is
+// the token's prefix.
+func NewWithToken(log hclog.Logger, token string) (*Server, error) {
+	id, secret, ok := strings.Cut(token, ":")
+	botID, err := strconv.ParseInt(id, 10, 64)
+	if !ok || err != nil || botID <= 0 || secret == "" || strings.Trim(secret, tokenAlphabet) != "" {
+		return nil, errors.New("telegram stand-in: the bot token must look like a real one, " +
+			"<bot id>:<secret of A-Z a-z 0-9 _ ->")
+	}
+	s := New(log, botID)
+	s.token = token
+	return s, nil
 }
 
 // tokenAlphabet is the character set of real bot tokens' secret part.

@@ -79,6 +79,20 @@ func TestToken(t *testing.T) {
 	}
 }
 
+func TestNewWithToken(t *testing.T) {
+	s, err := NewWithToken(hclog.NewNullLogger(), "6100000001:AAabc_-09")
+	if err != nil || s.Token() != "6100000001:AAabc_-09" || s.BotID() != 6100000001 {
+		t.Fatalf("NewWithToken: %v, token %q, bot id %d", err, s.Token(), s.BotID())
+	}
+	for _, bad := range []string{"", "6100000001", "6100000001:", ":AAabc", "x:AAabc", "-5:AAabc", "6100000001:AA bc"} {
+		if _, err := NewWithToken(hclog.NewNullLogger(), bad); err == nil {
+			t.Errorf("token %q was accepted", bad)
+		} else if bad != "" && strings.Contains(err.Error(), bad) {
+			t.Errorf("the error repeats the token: %v", err)
+		}
+	}
+}
+
 func TestWrongTokenIsUnauthorized(t *testing.T) {
 	s, base, c := start(t)
 	for _, path := range []string{"/bot7000000001:AAwrong/getMe", "/bot/getMe", "/bot" + s.Token() + "x/sendMessage"} {

@@ -1,0 +1,192 @@
+package fleet
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/errdefs"
+)
+
+// tenantContainer is one tenant container of the fleet, in any state.
+type tenantContainer struct {
+	id, name, tenant, node, state string
+}
+
+// containers lists the tenant containers the fleet's agents made.
+func (f *fleet) containers() []tenantContainer {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	list, err := f.docker.ContainerList(ctx, container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", "zaki.managed-by=zaki"))})
+	if err != nil {
+		f.t.Errorf("list tenant containers: %v", err)
+		return nil
+	}
+	re := f.nodeRE()
+	var out []tenantContainer
+	for _, c := range list {
+		if node := c.Labels["zaki.node"]; re.MatchString(node) {
+			out = append(out, tenantContainer{id: c.ID, name: strings.TrimPrefix(c.Names[0], "/"),
+				tenant: c.Labels["zaki.tenant"], node: node, state: c.State})
+		}
+	}
+	return out
+}
+
+// received reads the update ids an echo container durably accepted, from
+// its volume, in the order it accepted them. A container that has not
+// written its log yet has received nothing.
+func (f *fleet) received(id string) ([]int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, _, err := f.docker.CopyFromContainer(ctx, id, "/data/updates.log")
+	if errdefs.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	if _, err := tr.Next(); err != nil {
+		return nil, err
+	}
+	var ids []int64
+	sc := bufio.NewScanner(tr)
+	for sc.Scan() {
+		var e struct {
+			UpdateID int64 `json:"update_id"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("updates.log line %q: %w", sc.Text(), err)
+		}
+		ids = append(ids, e.UpdateID)
+	}
+	return ids, sc.Err()
+}
+
+// delivery is where every update of the ledger landed.
+type delivery struct {
+	at       map[int64][]tenantContainer // update id -> containers that hold it
+	order    map[string][]int64          // container id -> the ledger's ids it holds, in order
+	byTenant map[string][]tenantContainer
+}
+
+func (f *fleet) readDeliveries() (*delivery, error) {
+	d := &delivery{at: map[int64][]tenantContainer{}, order: map[string][]int64{},
+		byTenant: map[string][]tenantContainer{}}
+	_, known := f.led.snapshot(0)
+	for _, c := range f.containers() {
+		d.byTenant[c.tenant] = append(d.byTenant[c.tenant], c)
+		ids, err := f.received(c.id)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %w", c.name, err)
+		}
+		for _, id := range ids {
+			if _, ok := known[id]; ok {
+				d.at[id] = append(d.at[id], c)
+				d.order[c.id] = append(d.order[c.id], id)
+			}
+		}
+	}
+	return d, nil
+}
+
+// waitDelivered waits until every acknowledged update the current scenario
+// sent (from f.scope on) is in some container, then checks them
+// (checkDelivered).
+func (f *fleet) waitDelivered(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	waitUntil(t, timeout, "every acknowledged update in a container", func() error {
+		d, err := f.readDeliveries()
+		if err != nil {
+			return err
+		}
+		var missing []int64
+		sent, _ := f.led.snapshot(f.scope)
+		for _, s := range sent {
+			if s.acked() && s.tenant != "" && len(d.at[s.id]) == 0 {
+				missing = append(missing, s.id)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%d acknowledged updates not delivered yet, first %d", len(missing), missing[0])
+		}
+		return nil
+	})
+	f.checkDelivered(t)
+}
+
+// checkDelivered asserts, over the updates the current scenario sent (from
+// f.scope on): an acknowledged one is in exactly one container, its
+// tenant's; one the router refused is in at most that one; one no tenant
+// may have is nowhere; each container holds them in the order they were
+// sent, once each. And no tenant has more than one container.
+func (f *fleet) checkDelivered(t *testing.T) {
+	t.Helper()
+	d, err := f.readDeliveries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, index := f.led.snapshot(f.scope)
+	var errs []error
+	for _, s := range sent {
+		at := d.at[s.id]
+		switch {
+		case s.acked() && s.tenant != "" && len(at) == 0:
+			errs = append(errs, fmt.Errorf("update %d (tenant %s) was acknowledged but is in no container",
+				s.id, s.tenant))
+		case len(at) > 1:
+			errs = append(errs, fmt.Errorf("update %d (tenant %s) is in %d containers: %v",
+				s.id, s.tenant, len(at), names(at)))
+		}
+		for _, c := range at {
+			if c.tenant != s.tenant {
+				errs = append(errs, fmt.Errorf("update %d of tenant %q reached %s, tenant %s's container",
+					s.id, s.tenant, c.name, c.tenant))
+			}
+		}
+	}
+	for cid, all := range d.order {
+		ids := slices.DeleteFunc(slices.Clone(all), func(id int64) bool { return index[id] < f.scope })
+		if !sort.SliceIsSorted(ids, func(i, j int) bool { return index[ids[i]] < index[ids[j]] }) ||
+			len(slices.Compact(slices.Clone(ids))) != len(ids) {
+			errs = append(errs, fmt.Errorf("container %s holds its updates out of order or twice: %v",
+				cid[:12], ids))
+		}
+	}
+	for tenant, cs := range d.byTenant {
+		if len(cs) > 1 {
+			errs = append(errs, fmt.Errorf("tenant %s has %d containers: %v", tenant, len(cs), names(cs)))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Error(err)
+	}
+	acked := 0
+	for _, s := range sent {
+		if s.acked() {
+			acked++
+		}
+	}
+	t.Logf("checked %d updates (%d acknowledged) across %d tenant containers", len(sent), acked, len(d.order))
+}
+
+func names(cs []tenantContainer) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.name+"@"+c.state)
+	}
+	return out
+}
