@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+	"github.com/zaki-platform/zaki/internal/every"
 	"github.com/zaki-platform/zaki/profile"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
@@ -98,19 +99,11 @@ func (c *Controller) kickPending() {
 // runPending retries PENDING placements every period and whenever kicked,
 // until ctx ends.
 func (c *Controller) runPending(ctx context.Context, period time.Duration) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-c.kick:
-		}
+	every.RunOrKick(ctx, period, c.kick, func(ctx context.Context) {
 		if err := c.schedulePending(ctx); err != nil && ctx.Err() == nil {
 			c.log.Warn("retrying pending placements", "error", err)
 		}
-	}
+	})
 }
 
 // watchPending kicks the pending loop whenever any replica writes a
@@ -118,19 +111,9 @@ func (c *Controller) runPending(ctx context.Context, period time.Duration) {
 // replica that does not lead waits for the leader to place it, and the
 // retry period alone would be slow. Only the leader runs it.
 func (c *Controller) watchPending(ctx context.Context) {
-	for ctx.Err() == nil {
-		err := c.watchPendingOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
+	every.Retry(ctx, c.pendingRetry, c.watchPendingOnce, func(err error) {
 		c.log.Debug("watching for pending placements, watching again", "error", err)
-		t := time.NewTimer(c.pendingRetry)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-	}
+	})
 }
 
 func (c *Controller) watchPendingOnce(ctx context.Context) error {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+	"github.com/zaki-platform/zaki/internal/every"
 )
 
 // Drains. A DRAINING node's tenants move off, with their data (move.go), a
@@ -59,19 +60,11 @@ func (c *Controller) kickDrains() {
 // whenever kicked, until ctx ends. Only the leader runs it: the moves it
 // starts are fenced writes.
 func (c *Controller) runDrains(ctx context.Context) {
-	t := time.NewTicker(drainPeriod)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-c.drains.kick:
-		}
+	every.RunOrKick(ctx, drainPeriod, c.drains.kick, func(ctx context.Context) {
 		if err := c.drainOnce(ctx); err != nil && ctx.Err() == nil {
 			c.log.Warn("draining nodes", "error", err)
 		}
-	}
+	})
 }
 
 // drainOnce makes one pass over every draining node.

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/hashicorp/go-hclog"
+	"github.com/zaki-platform/zaki/internal/every"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -224,22 +224,8 @@ func (a *aliveSet) node(id string) *nodeAlive {
 // watch keeps the set current until ctx ends: list, then watch from the
 // next revision; any failure lists again after a backoff.
 func (a *aliveSet) watch(ctx context.Context, cli *clientv3.Client, log hclog.Logger) {
-	b := backoff.NewExponentialBackOff()
-	b.MaxInterval = 5 * time.Second
-	for ctx.Err() == nil {
-		err := a.watchOnce(ctx, cli)
-		if ctx.Err() != nil {
-			return
-		}
-		log.Warn("watching agent liveness, listing again", "error", err)
-		t := time.NewTimer(b.NextBackOff())
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	every.Retry(ctx, 5*time.Second, func(ctx context.Context) error { return a.watchOnce(ctx, cli) },
+		func(err error) { log.Warn("watching agent liveness, listing again", "error", err) })
 }
 
 func (a *aliveSet) watchOnce(ctx context.Context, cli *clientv3.Client) error {

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/hashicorp/go-hclog"
+	"github.com/zaki-platform/zaki/internal/every"
 	"github.com/zaki-platform/zaki/internal/pki"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -110,22 +110,8 @@ func (r *revokedSet) load(ctx context.Context, cli *clientv3.Client) (int64, err
 // watch keeps the set current until ctx ends: list, then watch from the
 // next revision; any failure lists again after a backoff.
 func (r *revokedSet) watch(ctx context.Context, cli *clientv3.Client, log hclog.Logger) {
-	b := backoff.NewExponentialBackOff()
-	b.MaxInterval = 10 * time.Second
-	for ctx.Err() == nil {
-		err := r.watchOnce(ctx, cli)
-		if ctx.Err() != nil {
-			return
-		}
-		log.Warn("watching revoked certificates, listing again", "error", err)
-		t := time.NewTimer(b.NextBackOff())
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	every.Retry(ctx, 10*time.Second, func(ctx context.Context) error { return r.watchOnce(ctx, cli) },
+		func(err error) { log.Warn("watching revoked certificates, listing again", "error", err) })
 }
 
 func (r *revokedSet) watchOnce(ctx context.Context, cli *clientv3.Client) error {

@@ -4,18 +4,32 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// handedOut are the ports FreePort returned in this process: the kernel
+// may offer a just-closed port again at once, and two callers that both
+// bind later (an etcd's client and peer URLs) would then collide.
+var handedOut sync.Map
+
+// FreePort returns a loopback TCP port that was free a moment ago and that
+// it has not returned before in this process.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if _, taken := handedOut.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("free port: the kernel kept offering ports already handed out")
+	return 0
 }
 
 // RepoRoot returns the repository's root: the nearest parent with a go.mod.
