@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"strings"
+	"time"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 	"github.com/zaki-platform/zaki/internal/pki"
@@ -146,9 +147,13 @@ func (t *trust) authStream() grpc.StreamServerInterceptor {
 }
 
 // cancelOnRevoke cancels ctx, with an Unauthenticated cause, once who's
-// certificate is revoked; it returns when ctx ends.
+// certificate is revoked or expires (a handshake checks expiry only when a
+// stream opens; a member renews well before, and its next stream carries
+// the renewed certificate); it returns when ctx ends.
 func (t *trust) cancelOnRevoke(ctx context.Context, cancel context.CancelCauseFunc, who caller) {
 	serial := pki.SerialString(who.cert)
+	expired := time.NewTimer(time.Until(who.cert.NotAfter))
+	defer expired.Stop()
 	for {
 		changed := t.revoked.changes()
 		if t.revoked.has(serial) {
@@ -160,6 +165,11 @@ func (t *trust) cancelOnRevoke(ctx context.Context, cancel context.CancelCauseFu
 		case <-ctx.Done():
 			return
 		case <-changed:
+		case <-expired.C:
+			cancel(status.Errorf(codes.Unauthenticated, "the certificate of %s expired at %s: it should "+
+				"have renewed at about two thirds of its life; join again with a new token if it could not",
+				who.Identity, who.cert.NotAfter.UTC().Format(time.RFC3339)))
+			return
 		}
 	}
 }

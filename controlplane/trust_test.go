@@ -332,3 +332,32 @@ func TestCAKeyErrors(t *testing.T) {
 		t.Fatalf("external etcd without a key file: %v", err)
 	}
 }
+
+// TestStreamEndsWhenCertificateExpires: a handshake checks expiry only when
+// a stream opens, so a session outliving its certificate is cut then.
+func TestStreamEndsWhenCertificateExpires(t *testing.T) {
+	s := startServer(t)
+	b := memberBundle(t, s, pki.Identity{Role: pki.RoleAgent, ID: "node-e"}, 3*time.Second)
+	conn := dialWith(t, s, bundleCreds(b))
+	stream, err := zakiv1.NewAgentServiceClient(conn).Session(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&zakiv1.SessionRequest{Msg: &zakiv1.SessionRequest_Register{
+		Register: &zakiv1.Register{ProtocolVersion: 1, Node: testNode("node-e", 1024)}}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, err := stream.Recv()
+		if err == nil {
+			continue // Welcome, the desired set
+		}
+		if status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "expired") {
+			t.Fatalf("session ended with %v, want Unauthenticated: expired", err)
+		}
+		if time.Now().Before(b.Cert.NotAfter) {
+			t.Fatalf("session cut at %s, before the certificate expired at %s", time.Now(), b.Cert.NotAfter)
+		}
+		return
+	}
+}
