@@ -21,13 +21,14 @@ type ctlCmd struct {
 	ControlPlane string        `name:"controlplane" env:"ZAKI_CONTROLPLANE" default:"127.0.0.1:7400" help:"One or more control-plane addresses, comma-separated; the client fails over between them. A local zaki dev needs no flag (default: ${default})."`
 	Output       string        `name:"output" short:"o" env:"ZAKI_OUTPUT" default:"table" enum:"table,json" help:"Output format: table or json (default: ${default})."`
 	Timeout      time.Duration `name:"timeout" env:"ZAKI_CTL_TIMEOUT" default:"10s" help:"How long a call may take (default: ${default})."`
-	Credentials  string        `name:"credentials" env:"ZAKI_CREDENTIALS" placeholder:"DIR" help:"Directory of the operator's certificate, key and cluster CA, which the control plane writes to <data-dir>/admin (default: ./zaki-data/admin, then ~/.zaki/dev/admin from zaki dev)."`
+	Credentials  string        `name:"credentials" env:"ZAKI_CREDENTIALS" placeholder:"DIR" help:"Directory of the operator's certificate, key and cluster CA, which the control plane writes to <data-dir>/admin (default: ./zaki-data/admin, then ~/.zaki/admin from zaki ctl join, then ~/.zaki/dev/admin from zaki dev)."`
 
 	Nodes   ctlNodesCmd   `cmd:"" help:"List nodes (the default), or cordon, uncordon, drain or remove one."`
 	Tenants ctlTenantsCmd `cmd:"" help:"List tenants (the default): where each runs, its state, why it is not running, parked updates; or move one."`
 	Token   ctlTokenCmd   `cmd:"" help:"Join tokens: create one for a new host, list or revoke them."`
 	Members ctlMembersCmd `cmd:"" help:"Certificate holders: list agents, routers and operators (the default), or revoke one."`
 
+	Join          ctlJoinCmd          `cmd:"" help:"Join this workstation as an operator with an admin token; later zaki ctl calls use the credentials."`
 	Controlplanes ctlControlPlanesCmd `cmd:"" name:"controlplanes" help:"List the control-plane replicas and which one leads."`
 }
 

@@ -15,8 +15,8 @@ import (
 const controlplaneAdminDir = "zaki-data/admin"
 
 // adminCredentials reads the operator's credentials: --credentials (or
-// ZAKI_CREDENTIALS) when given, else the first of ./zaki-data/admin and the
-// zaki dev directory that holds some.
+// ZAKI_CREDENTIALS) when given, else the first of ./zaki-data/admin,
+// ~/.zaki/admin (zaki ctl join) and the zaki dev directory that holds some.
 func (c *ctlCmd) adminCredentials() (*member.Credentials, string, error) {
 	if c.Credentials != "" {
 		creds, err := member.Load(c.Credentials)
@@ -25,7 +25,7 @@ func (c *ctlCmd) adminCredentials() (*member.Credentials, string, error) {
 		}
 		return creds, c.Credentials, nil
 	}
-	tried := []string{controlplaneAdminDir, devcluster.DefaultCredentialsDir()}
+	tried := []string{controlplaneAdminDir, workstationAdminDir(), devcluster.DefaultCredentialsDir()}
 	for _, dir := range tried {
 		if dir == "" {
 			continue
@@ -39,6 +39,7 @@ func (c *ctlCmd) adminCredentials() (*member.Credentials, string, error) {
 		}
 	}
 	return nil, "", fmt.Errorf("no credentials found in %s: pass --credentials DIR (or set ZAKI_CREDENTIALS), "+
+		"run `zaki ctl --controlplane ADDR join --token T` with an admin token, "+
 		"or run on the control plane host, which writes them to <data-dir>/admin",
 		strings.Join(tried, " or "))
 }

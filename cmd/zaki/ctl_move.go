@@ -8,6 +8,9 @@ import (
 	"os"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 )
 
@@ -21,18 +24,15 @@ type ctlTenantsMoveCmd struct {
 }
 
 func (m *ctlTenantsMoveCmd) Run(ctx context.Context, c *ctlCmd) error {
-	var resp *zakiv1.MoveTenantResponse
-	err := c.call(ctx, func(ctx context.Context, client zakiv1.AdminServiceClient) error {
-		var err error
-		resp, err = client.MoveTenant(ctx, &zakiv1.MoveTenantRequest{TenantId: m.Tenant, ToNodeId: m.To})
-		if err != nil {
-			return fmt.Errorf("move tenant %s to node %s: %w", m.Tenant, m.To, err)
-		}
-		return nil
-	})
+	step, started := m.startStep()
+	err := c.poll(ctx, time.Now().Add(c.Timeout), step)
+	if errors.Is(err, errPastDeadline) {
+		return fmt.Errorf("no control plane started the move within %s (--timeout): %w", c.Timeout, err)
+	}
 	if err != nil {
 		return err
 	}
+	resp := &zakiv1.MoveTenantResponse{Placement: started()}
 	// Progress goes to stderr with JSON, so stdout stays JSON.
 	out := io.Writer(os.Stdout)
 	if c.Output == "json" {
@@ -49,6 +49,45 @@ func (m *ctlTenantsMoveCmd) Run(ctx context.Context, c *ctlCmd) error {
 		return nil
 	}
 	return m.follow(ctx, c, out, time.Now())
+}
+
+// startStep is the step that starts the move, for poll, and what it
+// started. Only the leader starts moves: another replica answers
+// Unavailable, naming the leader, and calls spread over the replicas, so
+// the call is made again (poll) until it reaches the leader. A call that
+// failed Unavailable may still have started the move (its replica died
+// after writing), so after one, a refusal because the tenant already moves
+// to that node, or is there, is taken for that move and followed.
+func (m *ctlTenantsMoveCmd) startStep() (func(context.Context, zakiv1.AdminServiceClient) (bool, error),
+	func() *zakiv1.Placement) {
+	var started *zakiv1.Placement
+	retried := false
+	step := func(ctx context.Context, client zakiv1.AdminServiceClient) (bool, error) {
+		resp, err := client.MoveTenant(ctx, &zakiv1.MoveTenantRequest{TenantId: m.Tenant, ToNodeId: m.To})
+		if err == nil {
+			started = resp.GetPlacement()
+			return true, nil
+		}
+		switch status.Code(err) {
+		case codes.Unavailable, codes.DeadlineExceeded:
+			retried = true
+		case codes.FailedPrecondition, codes.InvalidArgument:
+			if !retried {
+				break
+			}
+			list, lerr := client.ListTenants(ctx, &zakiv1.ListTenantsRequest{})
+			if lerr != nil {
+				return false, fmt.Errorf("move tenant %s to node %s: %w", m.Tenant, m.To, lerr)
+			}
+			if p := placementOf(list.GetTenants(), m.Tenant); p.GetMove().GetToNodeId() == m.To ||
+				(p.GetMove() == nil && p.GetNodeId() == m.To) {
+				started = p
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("move tenant %s to node %s: %w", m.Tenant, m.To, err)
+	}
+	return step, func() *zakiv1.Placement { return started }
 }
 
 // follow prints each phase of the move as it changes until it is done, or

@@ -63,9 +63,8 @@ func writeNewToken(w io.Writer, role, addr string, resp *zakiv1.CreateJoinTokenR
 			"  zaki %s --join %s --token %s\n\n", role, addr, resp.GetToken())
 		fmt.Fprintf(w, "or: deploy/install.sh --role %s --join %s --token <TOKEN>\n", role, addr)
 	default:
-		// TODO(#3): `zaki ctl join` to turn an admin token into credentials on a workstation.
-		fmt.Fprintf(w, "Admin tokens are for operator workstations; until `zaki ctl` can join with one, "+
-			"copy <data-dir>/admin from the control plane host.\n")
+		fmt.Fprintf(w, "On the operator's workstation:\n\n  zaki ctl --controlplane %s join --token %s\n\n",
+			addr, resp.GetToken())
 	}
 	_, err := fmt.Fprintf(w, "If hosts reach the control plane at another address than %s, use that "+
 		"(and start it with --advertise-name).\n", addr)
