@@ -48,6 +48,7 @@ func (e *expectation) add(tenant int64, id int64, chat int64, text string) {
 // restarted mid-traffic without a duplicate, an orphan or a lost update.
 func TestMainJobEndToEnd(t *testing.T) {
 	c := startCluster(t)
+	c.checkCtlJoin()
 	u, want := newUpdates(), newExpectation()
 	people := []int64{mina, omar, lena}
 
