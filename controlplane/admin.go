@@ -79,6 +79,17 @@ func (c *Controller) shownPlacement(v *view, id string) *zakiv1.Placement {
 	if p == nil || p.NodeId == "" || v.nodes[p.NodeId] == nil {
 		return p
 	}
+	if to := p.GetMove().GetToNodeId(); to != "" && v.nodes[to] != nil {
+		switch c.shownState(v, to) {
+		case zakiv1.NodeState_NODE_STATE_DOWN, zakiv1.NodeState_NODE_STATE_UNKNOWN:
+			// The tenant is stopped on its source and nothing can start it
+			// elsewhere: say what it waits for.
+			shown := proto.Clone(p).(*zakiv1.Placement)
+			shown.Move.Reason = fmt.Sprintf("target node %s is not reporting; the move waits for it "+
+				"to return, its updates parked (a move cannot be cancelled yet)", to)
+			return shown
+		}
+	}
 	var why string
 	switch c.shownState(v, p.NodeId) {
 	case zakiv1.NodeState_NODE_STATE_DOWN:

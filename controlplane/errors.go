@@ -20,6 +20,9 @@ var (
 	errSessionClosed = errors.New("session closed")
 	errUnavailable   = errors.New("etcd unavailable")
 	errRateLimited   = errors.New("rate limited")
+	// errNotLeader is a leader-only request made to another replica; it
+	// fails Unavailable, so a client tries again (zaki ctl does).
+	errNotLeader = errors.New("this control plane does not lead")
 )
 
 // toStatus is the one place domain errors become gRPC status errors. Context
@@ -51,7 +54,7 @@ func toStatus(err error) error {
 		code = codes.OutOfRange
 	case errors.Is(err, errSessionClosed):
 		code = codes.Unavailable
-	case errors.Is(err, errUnavailable):
+	case errors.Is(err, errUnavailable), errors.Is(err, errNotLeader):
 		code = codes.Unavailable
 	case errors.Is(err, errRateLimited):
 		code = codes.ResourceExhausted

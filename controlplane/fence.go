@@ -7,10 +7,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// errNotLeader fails a leader-only request made to another replica. It is
-// Unavailable, so that a client retries (and may land on the leader).
-var errNotLeader = fmt.Errorf("%w: this control plane does not lead", errUnavailable)
-
 // notLeader is a comparison that never holds: a create revision is never
 // negative. It fences the writes of a replica that does not lead.
 var notLeader = clientv3.Compare(clientv3.CreateRevision(electionPrefix), "<", 0)
@@ -38,7 +34,7 @@ func (c *Controller) requireLeader() error {
 		return nil
 	}
 	if id, addr := c.rep.leaderIdentity(); id != "" {
-		return fmt.Errorf("%w; %s at %s does", errNotLeader, id, addr)
+		return fmt.Errorf("%w; %s at %s does: try again there", errNotLeader, id, addr)
 	}
 	return errNotLeader
 }

@@ -50,10 +50,12 @@ func (f *fleet) nodes() (map[string]nodeInfo, error) {
 
 // tenantInfo is what the suite reads of `zaki ctl tenants -o json`.
 type tenantInfo struct {
-	Node   string
-	State  string // PLACEMENT_STATE_RUNNING, ...
-	Reason string // why it is not running, or waits
-	Parked int
+	Node       string
+	State      string // PLACEMENT_STATE_RUNNING, ...
+	Reason     string // why it is not running, or waits
+	Parked     int
+	Generation uint64
+	MovingTo   string // the target of a move in flight, or ""
 }
 
 func (f *fleet) tenants() (map[string]tenantInfo, error) {
@@ -64,6 +66,9 @@ func (f *fleet) tenants() (map[string]tenantInfo, error) {
 				NodeID string
 				State  string
 				Reason string
+				// protojson writes 64-bit integers as strings.
+				Generation uint64 `json:",string"`
+				Move       *struct{ ToNodeID string }
 			}
 			ParkedUpdates int
 		}
@@ -73,8 +78,13 @@ func (f *fleet) tenants() (map[string]tenantInfo, error) {
 	}
 	m := map[string]tenantInfo{}
 	for _, ts := range out.Tenants {
-		m[ts.Tenant.ID] = tenantInfo{Node: ts.Placement.NodeID, State: ts.Placement.State,
-			Reason: ts.Placement.Reason, Parked: ts.ParkedUpdates}
+		p := ts.Placement
+		info := tenantInfo{Node: p.NodeID, State: p.State, Reason: p.Reason, Parked: ts.ParkedUpdates,
+			Generation: p.Generation}
+		if p.Move != nil {
+			info.MovingTo = p.Move.ToNodeID
+		}
+		m[ts.Tenant.ID] = info
 	}
 	return m, nil
 }
@@ -99,4 +109,50 @@ func (f *fleet) waitNode(t *testing.T, node, state string, timeout time.Duration
 		}
 		return nil
 	})
+}
+
+// controlPlane is what the suite reads of `zaki ctl controlplanes -o json`.
+type controlPlane struct {
+	ID     string
+	Leader bool
+}
+
+// controlPlanes lists the registered control-plane replicas, in the order
+// zaki ctl prints them.
+func (f *fleet) controlPlanes() ([]controlPlane, error) {
+	var out struct{ ControlPlanes []controlPlane }
+	if err := f.ctlJSON(&out, "controlplanes"); err != nil {
+		return nil, err
+	}
+	return out.ControlPlanes, nil
+}
+
+// leader is the id of the control plane that leads, or an error when the
+// replicas listed name none or several.
+func (f *fleet) leader() (string, []controlPlane, error) {
+	cps, err := f.controlPlanes()
+	if err != nil {
+		return "", nil, err
+	}
+	var leaders []string
+	for _, cp := range cps {
+		if cp.Leader {
+			leaders = append(leaders, cp.ID)
+		}
+	}
+	if len(leaders) != 1 {
+		return "", cps, fmt.Errorf("%d leaders among %d control planes: %v", len(leaders), len(cps), cps)
+	}
+	return leaders[0], cps, nil
+}
+
+// ctl runs `zaki ctl ARGS` in the fleet, for a command whose output the
+// suite reads as a person would; it fails t when zaki ctl does.
+func (f *fleet) ctl(t *testing.T, timeout time.Duration, args ...string) string {
+	t.Helper()
+	out, err := f.sh(timeout, append([]string{"ctl"}, args...)...)
+	if err != nil {
+		t.Fatalf("zaki ctl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
 }

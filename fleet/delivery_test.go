@@ -190,3 +190,80 @@ func names(cs []tenantContainer) []string {
 	}
 	return out
 }
+
+// waitOnlyOn waits until each tenant has exactly one container, running on
+// node: a moved tenant's stopped container on its old node is removed once
+// the move is done.
+func (f *fleet) waitOnlyOn(t *testing.T, tenants []string, node string, timeout time.Duration) {
+	t.Helper()
+	waitUntil(t, timeout, fmt.Sprintf("%d tenants' only container running on %s", len(tenants), node),
+		func() error {
+			by := map[string][]tenantContainer{}
+			for _, c := range f.containers() {
+				by[c.tenant] = append(by[c.tenant], c)
+			}
+			for _, tenant := range tenants {
+				cs := by[tenant]
+				if len(cs) != 1 || cs[0].node != node || cs[0].state != "running" {
+					return fmt.Errorf("tenant %s has %v", tenant, names(cs))
+				}
+			}
+			return nil
+		})
+}
+
+// checkHolds asserts that tenant's one container holds every update of the
+// tenant the router acknowledged over the whole run, once each and in the
+// order sent, and no update of another tenant: what a moved tenant must
+// have brought along. It returns how many acknowledged updates it found.
+func (f *fleet) checkHolds(t *testing.T, tenant string) int {
+	t.Helper()
+	var cs []tenantContainer
+	for _, c := range f.containers() {
+		if c.tenant == tenant {
+			cs = append(cs, c)
+		}
+	}
+	if len(cs) != 1 {
+		t.Errorf("tenant %s has %d containers: %v", tenant, len(cs), names(cs))
+		return 0
+	}
+	ids, err := f.received(cs[0].id)
+	if err != nil {
+		t.Errorf("tenant %s: %v", tenant, err)
+		return 0
+	}
+	sent, index := f.led.snapshot(0)
+	of := map[int64]string{}
+	for _, s := range sent {
+		of[s.id] = s.tenant
+	}
+	count := map[int64]int{}
+	var known []int64
+	for _, id := range ids {
+		if _, ok := index[id]; ok {
+			count[id]++
+			known = append(known, id)
+			if of[id] != tenant {
+				t.Errorf("tenant %s's container %s holds update %d of tenant %q", tenant, cs[0].name, id, of[id])
+			}
+		}
+	}
+	var errs []error
+	acked := map[int64]bool{}
+	for _, s := range sent {
+		if s.tenant == tenant && s.acked() && !acked[s.id] {
+			acked[s.id] = true
+			if count[s.id] != 1 {
+				errs = append(errs, fmt.Errorf("acknowledged update %d is there %d times", s.id, count[s.id]))
+			}
+		}
+	}
+	if !sort.SliceIsSorted(known, func(i, j int) bool { return index[known[i]] < index[known[j]] }) {
+		errs = append(errs, fmt.Errorf("its updates are out of the order sent: %v", known))
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Errorf("tenant %s's container %s on %s: %v", tenant, cs[0].name, cs[0].node, err)
+	}
+	return len(acked)
+}

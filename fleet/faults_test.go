@@ -24,7 +24,7 @@ const (
 // starts elsewhere; when the host comes back every parked update is
 // delivered, in order, once.
 func (f *fleet) nodeKilled(t *testing.T) {
-	ps := people(7410000001, 4)
+	ps := regulars
 	f.ensureRunning(t, ps)
 	node, victims := f.victim(t, ps)
 	agent := f.service(t, f.serviceOf(node))
@@ -32,6 +32,7 @@ func (f *fleet) nodeKilled(t *testing.T) {
 	tr := f.startTraffic(ps)
 	defer tr.stop()
 	ctx := t.Context()
+	killed := time.Now()
 	if err := f.docker.ContainerKill(ctx, agent, "KILL"); err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +47,14 @@ func (f *fleet) nodeKilled(t *testing.T) {
 	defer func() { _ = f.docker.ContainerStart(context.Background(), agent, container.StartOptions{}) }()
 	t.Logf("killed %s's agent and its tenants' containers", node)
 	f.waitNode(t, node, nodeDown, time.Minute)
+	// What leaderKilled relies on to see a node marked down between two
+	// listings.
+	waitUntil(t, 30*time.Second, "a control plane logging "+node+" down", func() error {
+		if len(f.downsLogged(t, killed)) == 0 {
+			return fmt.Errorf("node %s is shown down, but no control plane logged marking it down", node)
+		}
+		return nil
+	})
 	f.waitShownDown(t, victims, node)
 	f.waitParked(t, victims)
 	f.checkNotElsewhere(t, victims, node)
@@ -71,7 +80,7 @@ func (f *fleet) nodeKilled(t *testing.T) {
 // parks only what does not get through (controlplane/admin.go says so to the
 // operator), so every acknowledged update must arrive, in order, once.
 func (f *fleet) agentPartitioned(t *testing.T) {
-	ps := people(7420000001, 3)
+	ps := regulars // as in nodeKilled: every tenant takes one of the engine's few address pools
 	f.ensureRunning(t, ps)
 	node, victims := f.victim(t, ps)
 	svc := f.serviceOf(node)

@@ -11,10 +11,12 @@ import (
 	"github.com/zaki-platform/zaki/internal/samples"
 )
 
-// TestFleet brings one fleet up and runs every scenario on it in turn, each
-// with its own people, while a sampler watches that no tenant ever has two
-// running containers. After each scenario, every update sent so far is
-// checked: none acknowledged lost, none twice, none at another tenant.
+// TestFleet brings one fleet up and runs every scenario on it in turn, while
+// a sampler watches that no tenant ever has two running containers. After
+// each scenario, every update sent so far is checked: none acknowledged
+// lost, none twice, none at another tenant. The scenarios share their people
+// where they can (talkers): each tenant takes one of the engine's ~30
+// address pools, and the drain needs 20 on one node.
 func TestFleet(t *testing.T) {
 	f := startFleet(t)
 	scenario := func(name string, run func(t *testing.T)) {
@@ -29,28 +31,11 @@ func TestFleet(t *testing.T) {
 	scenario("join with a good, a wrong and an expired token", f.joins)
 	scenario("a node killed under traffic and brought back", f.nodeKilled)
 	scenario("an agent partitioned from the control plane and healed", f.agentPartitioned)
-
-	// TODO(#3): kill the control-plane leader under traffic. Needs helper
-	// C's leader election and a way to list the control planes (the
-	// ListControlPlanes RPC through zaki ctl): find the leader, docker kill
-	// its container while f.startTraffic runs, wait for another leader,
-	// assert no node went down and no placement changed generation, start
-	// it again, f.waitDelivered.
-
-	// TODO(#3): drain a node holding 20 tenants. Needs helper B's `zaki ctl
-	// nodes drain` and more room: start the fleet with
-	// ZAKI_FLEET_MAX_TENANTS=22 (each tenant takes one of Docker's ~30
-	// address pools, so keep the other scenarios' tenants few), cordon the
-	// other nodes while 20 people start, uncordon, drain under traffic with
-	// --deadline, assert the node ends empty, every tenant's updates.log
-	// came along (f.waitDelivered reads the moved containers), and the
-	// sampler saw no tenant twice.
-
-	// TODO(#3): move a tenant while its messages keep arriving. Needs
-	// helpers A and B (agent-to-agent transfer, `zaki ctl tenants move`):
-	// move one person to another node under f.startTraffic, assert the
-	// generation grew, the container now runs only on the target, and
-	// f.waitDelivered finds every acknowledged update, in order, once.
+	scenario("the control-plane leader killed under traffic", f.leaderKilled)
+	// Moves last: a tenant that moved has run on two nodes, which the
+	// scenarios above would take for a fault.
+	scenario("a tenant moved while its messages keep arriving", f.tenantMoved)
+	scenario("a node holding 20 tenants drained under traffic", f.nodeDrained)
 
 	t.Run("over the whole run", func(t *testing.T) {
 		f.scope = 0

@@ -90,7 +90,7 @@ func startFleet(t *testing.T) *fleet {
 	f.env = append(os.Environ(), "ZAKI_FLEET="+f.name, "ZAKI_FLEET_NET="+f.net, "ZAKI_FLEET_RUN="+f.run,
 		"ZAKI_FLEET_WEBHOOK_PORT="+strconv.Itoa(webhookPort),
 		"ZAKI_FLEET_TELEGRAM_PORT="+strconv.Itoa(standinPort),
-		"ZAKI_FLEET_WAIT=120")
+		"ZAKI_FLEET_WAIT=120", "ZAKI_FLEET_MAX_TENANTS="+strconv.Itoa(maxTenants))
 	t.Cleanup(f.down)
 
 	t.Logf("starting fleet %s on %s.0.0/22 with %s", f.name, f.net, f.script)

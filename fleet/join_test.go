@@ -149,9 +149,20 @@ func (f *fleet) removeAgent(t *testing.T, n int) {
 // logs is everything a container wrote.
 func (f *fleet) logs(t *testing.T, id string) string {
 	t.Helper()
+	return f.logsSince(t, id, time.Time{})
+}
+
+// logsSince is what a container wrote from since on; all of it for the zero
+// time.
+func (f *fleet) logsSince(t *testing.T, id string, since time.Time) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rc, err := f.docker.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true}
+	if !since.IsZero() {
+		opts.Since = since.Format(time.RFC3339Nano)
+	}
+	rc, err := f.docker.ContainerLogs(ctx, id, opts)
 	if err != nil {
 		return fmt.Sprintf("(no logs: %v)", err)
 	}

@@ -2,14 +2,16 @@ package fleet
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 )
 
 // sent is one update the suite posted to the router's webhook.
@@ -87,32 +89,96 @@ func (f *fleet) post(id int64, tenant string, body []byte) sent {
 
 // say posts a text message from person in their private chat.
 func (f *fleet) say(person int64, text string) sent {
+	id, body := message(person, text)
+	return f.post(id, tenantOf(person), body)
+}
+
+// message is a new update: a text message from person in their private chat.
+func message(person int64, text string) (int64, []byte) {
 	id := nextUpdateID.Add(1)
 	body := fmt.Appendf(nil, `{"update_id":%d,"message":{"message_id":%d,"from":{"id":%d,"is_bot":false,`+
 		`"first_name":"P%d"},"chat":{"id":%d,"first_name":"P%d","type":"private"},"date":1764763200,"text":%q}}`,
 		id, id%1_000_000, person, person%1000, person, person%1000, text)
-	return f.post(id, strconv.FormatInt(person, 10), body)
+	return id, body
 }
 
-// traffic keeps people talking, one update at a time, until stopped: the
-// load a fault is injected under.
+// Telegram sends an update again when its webhook call fails: soon at
+// first, then less often. The suite does the same, within a bound, so an
+// update the router refused for a moment is still delivered, and only a
+// 2xx answer counts as acknowledged.
+const (
+	redeliverFirst = 250 * time.Millisecond
+	redeliverMax   = 2 * time.Second
+	redeliverFor   = time.Minute
+)
+
+// sayAsTelegram posts a text message from person and, while the router
+// answers anything but 2xx, posts the very same update again, as Telegram
+// would, for at most redeliverFor. It returns the last answer and how many
+// answers were refusals.
+func (f *fleet) sayAsTelegram(person int64, text string) (sent, int) {
+	id, body := message(person, text)
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = redeliverFirst, redeliverMax
+	refused := 0
+	last, _ := backoff.Retry(context.Background(), func() (sent, error) {
+		s := f.post(id, tenantOf(person), body)
+		if !s.acked() {
+			refused++
+			return s, fmt.Errorf("update %d: the router answered %d", id, s.code)
+		}
+		return s, nil
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(redeliverFor))
+	return last, refused
+}
+
+// traffic keeps people talking, one update at a time, until stopped or
+// until it sent its bound: the load a fault is injected under.
 type traffic struct {
 	stopc chan struct{}
 	done  chan struct{}
 	acked atomic.Int64
+	// refused counts the router's non-2xx answers (Telegram-like traffic
+	// sends those updates again).
+	refused atomic.Int64
 }
 
+// trafficBound caps every traffic's updates, so none runs on unbounded
+// when a scenario forgets to stop it: 150ms apart, a quarter of an hour.
+const trafficBound = 6000
+
+// startTraffic has people talk, the next one every 150ms; an update the
+// router refuses is not sent again.
 func (f *fleet) startTraffic(people []int64) *traffic {
+	return f.talk(people, false)
+}
+
+// startTelegramTraffic is startTraffic where an update the router refused
+// is sent again until it is acknowledged, as Telegram does.
+func (f *fleet) startTelegramTraffic(people []int64) *traffic {
+	return f.talk(people, true)
+}
+
+func (f *fleet) talk(people []int64, redeliver bool) *traffic {
 	tr := &traffic{stopc: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(tr.done)
-		for i := 0; ; i++ {
+		for i := range trafficBound {
 			select {
 			case <-tr.stopc:
 				return
 			case <-time.After(150 * time.Millisecond):
 			}
-			if f.say(people[i%len(people)], fmt.Sprintf("message %d", i)).acked() {
+			p, text := people[i%len(people)], fmt.Sprintf("message %d", i)
+			var s sent
+			if redeliver {
+				var refused int
+				s, refused = f.sayAsTelegram(p, text)
+				tr.refused.Add(int64(refused))
+			} else {
+				s = f.say(p, text)
+			}
+			if s.acked() {
 				tr.acked.Add(1)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -66,6 +67,10 @@ func (c *ctlCmd) explain(err error, dir string) error {
 	case codes.OK:
 		return nil
 	case codes.Unavailable, codes.DeadlineExceeded:
+		if strings.Contains(err.Error(), "does not lead") {
+			// Reached a replica, which could not act: nothing to check here.
+			return err
+		}
 		return fmt.Errorf("%w\n(is a control plane listening on %s, and are the credentials in %s its own? "+
 			"point at it with --controlplane or ZAKI_CONTROLPLANE, and at its <data-dir>/admin with "+
 			"--credentials or ZAKI_CREDENTIALS; start one with `zaki dev` or `zaki controlplane`)", err, c.ControlPlane, dir)

@@ -12,6 +12,20 @@ import (
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 )
 
+// Help is the detailed help of `zaki ctl nodes drain --help`.
+func (ctlNodesDrainCmd) Help() string {
+	return `The node becomes draining: it takes no new tenants, and the control-plane leader moves
+its tenants off, two at a time, to the nodes the scheduler picks, each with its data (see
+zaki ctl tenants move --help). Progress is printed as it changes; a tenant that no node
+can take is named with the reason.
+
+An empty node stays draining (shown as drained) until zaki ctl nodes uncordon, which also
+stops a drain: moves in flight finish, no new ones start.
+
+Exit status: 0 once the node holds no tenants; 1 when --deadline passes first (the drain
+itself goes on, and the tenants left are named).`
+}
+
 // ctlNodesDrainCmd is `zaki ctl nodes drain NODE`.
 type ctlNodesDrainCmd struct {
 	Node     string        `arg:"" help:"Node id."`
@@ -40,7 +54,7 @@ func (d *ctlNodesDrainCmd) Run(ctx context.Context, c *ctlCmd) error {
 		}
 		out = os.Stderr
 	}
-	fmt.Fprintf(out, "node %s draining: its tenants move off with their data, a few at a time; "+
+	fmt.Fprintf(out, "node %s draining: its tenants move off with their data, two at a time; "+
 		"`zaki ctl nodes uncordon %s` stops it\n", d.Node, d.Node)
 	if d.Detach {
 		fmt.Fprintf(out, "follow it with `zaki ctl nodes` and `zaki ctl tenants`\n")
@@ -53,6 +67,7 @@ func (d *ctlNodesDrainCmd) Run(ctx context.Context, c *ctlCmd) error {
 // tenant, or gives up watching at the deadline.
 func (d *ctlNodesDrainCmd) follow(ctx context.Context, c *ctlCmd, out io.Writer, start time.Time) error {
 	seen := map[string]bool{}
+	told := map[string]string{} // tenant -> the stuck reason last printed
 	var last drainProgress
 	var line string
 	until := start.Add(d.Deadline)
@@ -69,6 +84,12 @@ func (d *ctlNodesDrainCmd) follow(ctx context.Context, c *ctlCmd, out io.Writer,
 		if next := last.line(d.Node, time.Since(start)); next != line {
 			fmt.Fprintln(out, next)
 			line = next
+		}
+		for _, st := range stuckOn(d.Node, tenants.GetTenants()) {
+			if told[st[0]] != st[1] {
+				fmt.Fprintf(out, "  tenant %s cannot move now: %s\n", st[0], st[1])
+				told[st[0]] = st[1]
+			}
 		}
 		return last.done(), last.err(d.Node)
 	})
@@ -161,4 +182,22 @@ func (p drainProgress) line(node string, elapsed time.Duration) string {
 		line += fmt.Sprintf(" (the node is %s: the drain waits for it)", enumWord(p.state.String(), "NODE_STATE_"))
 	}
 	return line
+}
+
+// stuckOn lists (tenant id, reason) for the tenants on node that wait for
+// a reason other than their turn: no node can take them, say. Their reason
+// is worth printing as soon as it appears, not only past the deadline.
+func stuckOn(node string, tenants []*zakiv1.TenantStatus) [][2]string {
+	var out [][2]string
+	for _, ts := range tenants {
+		pl := ts.GetPlacement()
+		if pl.GetNodeId() != node || pl.GetMove() != nil {
+			continue
+		}
+		if why := pl.GetReason(); strings.Contains(why, "cannot move now") {
+			_, why, _ = strings.Cut(why, "cannot move now: ")
+			out = append(out, [2]string{ts.GetTenant().GetId(), why})
+		}
+	}
+	return out
 }

@@ -14,6 +14,23 @@ import (
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 )
 
+// Help is the detailed help of `zaki ctl tenants move --help`.
+func (ctlTenantsMoveCmd) Help() string {
+	return `The container stops on its node (kept, with its volume), the target node's agent
+copies the volume straight from the source's agent (checked by size and SHA-256), starts
+the container there, and only then does the tenant's placement switch to the target, with
+a new generation. The tenant's updates are parked meanwhile and delivered afterwards, in
+order; at no moment do two containers of the tenant run.
+
+The target must be active (not cordoned or draining), connected, and have room for the
+tenant's tier; the source must be up, since the data is there. A move cannot be cancelled
+yet: if the target stops reporting, the tenant waits, stopped, until it returns (zaki ctl
+tenants says so). The source keeps its old copy of the volume.
+
+Exit status: 0 once the tenant runs on the target; 1 when the move is refused or fails, or
+when --deadline passes first (the move itself goes on).`
+}
+
 // ctlTenantsMoveCmd is `zaki ctl tenants move ID --to NODE`. Its wait is
 // --deadline, not --timeout: that one already bounds each call of zaki ctl.
 type ctlTenantsMoveCmd struct {

@@ -108,3 +108,19 @@ func TestTenantAndNodeWords(t *testing.T) {
 		t.Fatalf("a draining node with a tenant shows %q", got)
 	}
 }
+
+func TestStuckOnNamesOnlyTenantsThatCannotMove(t *testing.T) {
+	ts := func(id, node, reason string, move *zakiv1.Move) *zakiv1.TenantStatus {
+		return &zakiv1.TenantStatus{Tenant: &zakiv1.Tenant{Id: id},
+			Placement: &zakiv1.Placement{NodeId: node, Reason: reason, Move: move}}
+	}
+	got := stuckOn("node-a", []*zakiv1.TenantStatus{
+		ts("1", "node-a", "node node-a is draining, but this tenant cannot move now: no node can take it; tried again every 1s", nil),
+		ts("2", "node-a", "node node-a is draining; this tenant waits its turn, 2 moves go at a time", nil),
+		ts("3", "node-a", "", &zakiv1.Move{ToNodeId: "node-b"}),
+		ts("4", "node-b", "node node-b is draining, but this tenant cannot move now: x", nil),
+	})
+	if len(got) != 1 || got[0][0] != "1" || got[0][1] != "no node can take it; tried again every 1s" {
+		t.Fatalf("stuck tenants: %q", got)
+	}
+}

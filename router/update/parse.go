@@ -8,7 +8,8 @@ import (
 )
 
 // ErrMalformed is returned for a body that is not a JSON object with an
-// integer update_id. The webhook answers it with 400.
+// integer update_id, or that carries more than one payload. The webhook
+// answers it with 400.
 var ErrMalformed = errors.New("malformed update")
 
 // Action says what the router does with an update.
@@ -89,12 +90,20 @@ func Parse(body []byte) (Decision, error) {
 	if err := strictInt(rawID, &id); err != nil {
 		return Decision{}, fmt.Errorf("%w: update_id: %v", ErrMalformed, err)
 	}
-	for _, typ := range Types {
-		raw, ok := top[typ]
-		if !ok || isNull(raw) {
-			continue
+	typ := ""
+	for _, t := range Types {
+		if raw, ok := top[t]; ok && !isNull(raw) {
+			if typ != "" {
+				// Telegram sends one payload per update. Two could belong to
+				// two chats, and the body is forwarded whole: refusing it is
+				// the only way neither tenant sees the other's.
+				return Decision{}, fmt.Errorf("%w: update %d carries both %s and %s", ErrMalformed, id, typ, t)
+			}
+			typ = t
 		}
-		d := route(typ, raw)
+	}
+	if typ != "" {
+		d := route(typ, top[typ])
 		if id < 0 {
 			d = unroutable(ReasonInvalid)
 		}

@@ -107,6 +107,10 @@ func TestParseBadInput(t *testing.T) {
 		{"no update_id", `{"message":{}}`, Decision{}, ErrMalformed},
 		{"string update_id", `{"update_id":"1"}`, Decision{}, ErrMalformed},
 		{"fractional update_id", `{"update_id":1.5}`, Decision{}, ErrMalformed},
+		{"two payloads", `{"update_id":7,"message":{"chat":{"id":1,"type":"private"}},` +
+			`"edited_message":{"chat":{"id":2,"type":"private"}}}`, Decision{}, ErrMalformed},
+		{"a second payload that is null", `{"update_id":7,"edited_message":null,"message":"text"}`,
+			Decision{UpdateID: 7, Type: "message", Action: Unroutable, Reason: ReasonUndecodable}, nil},
 		{"unknown type", `{"update_id":9000000000001,"brand_new_update":{"x":1}}`, Decision{UpdateID: upd}, nil},
 		{"only update_id", `{"update_id":7}`, Decision{UpdateID: 7}, nil},
 		{"null message", `{"update_id":7,"message":null}`, Decision{UpdateID: 7}, nil},
