@@ -287,3 +287,26 @@ func TestRemovingTheSourceEndsAMove(t *testing.T) {
 		t.Fatal("the target's port does not cool down")
 	}
 }
+
+// TestMoveWaitingForLostTargetSaysSo: a tenant stopped on its source while
+// its move's target is down is shown waiting for that target.
+func TestMoveWaitingForLostTargetSaysSo(t *testing.T) {
+	s := startServer(t, patient)
+	c := dial(t, s)
+	register(t, c, moveNode("node-1", 4096))
+	target := moveNode("node-2", 4096)
+	target.State = zakiv1.NodeState_NODE_STATE_DOWN
+	ops := placedOps(freeTenant("5"), "node-1", 20000, zakiv1.PlacementState_PLACEMENT_STATE_MOVING)
+	p := &zakiv1.Placement{TenantId: "5", NodeId: "node-1", HostPort: 20000, Generation: 2,
+		State: zakiv1.PlacementState_PLACEMENT_STATE_MOVING,
+		Move:  &zakiv1.Move{ToNodeId: "node-2", ToHostPort: 20000, Phase: zakiv1.MovePhase_MOVE_PHASE_COPYING}}
+	putRaw(t, s, ops...)
+	putRaw(t, s, putProto(nodeKey("node-2"), target), putProto(placementKey("5"), p))
+	got := tenantStatus(t, c, "5").Placement.GetMove().GetReason()
+	if !strings.Contains(got, "target node node-2 is not reporting") {
+		t.Fatalf("reason of a move whose target is down: %q", got)
+	}
+	if stored := placement(t, s, "5").GetMove().GetReason(); stored != "" {
+		t.Fatalf("the shown reason was written to etcd: %q", stored)
+	}
+}
