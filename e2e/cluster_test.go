@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
@@ -196,32 +195,10 @@ func (c *cluster) containersOn(node string) map[string][]container.Summary {
 	return out
 }
 
-// received reads the update ids a tenant's echo container durably accepted,
-// from its volume, in the order it accepted them.
+// received reads the update ids a tenant's echo container durably
+// accepted, from its volume, in the order it accepted them.
 func (c *cluster) received(containerID string) ([]int64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rc, _, err := c.docker.CopyFromContainer(ctx, containerID, "/data/updates.log")
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	if _, err := tr.Next(); err != nil {
-		return nil, err
-	}
-	var ids []int64
-	sc := bufio.NewScanner(tr)
-	for sc.Scan() {
-		var e struct {
-			UpdateID int64 `json:"update_id"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, fmt.Errorf("updates.log line %q: %w", sc.Text(), err)
-		}
-		ids = append(ids, e.UpdateID)
-	}
-	return ids, sc.Err()
+	return testutil.EchoReceived(c.docker, containerID)
 }
 
 // ctl runs `zaki ctl` against the cluster and returns its output.

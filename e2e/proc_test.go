@@ -141,17 +141,7 @@ func httpOK(url string) error {
 // waitUntil polls cond until it returns nil, failing the test after timeout.
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s: %v", what, timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.WaitUntil(t, timeout, 100*time.Millisecond, what, cond)
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,10 +1,7 @@
 package fleet
 
 import (
-	"archive/tar"
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,7 +12,8 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/errdefs"
+
+	"github.com/zaki-platform/zaki/internal/testutil"
 )
 
 // tenantContainer is one tenant container of the fleet, in any state.
@@ -44,37 +42,9 @@ func (f *fleet) containers() []tenantContainer {
 	return out
 }
 
-// received reads the update ids an echo container durably accepted, from
-// its volume, in the order it accepted them. A container that has not
-// written its log yet has received nothing.
-func (f *fleet) received(id string) ([]int64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rc, _, err := f.docker.CopyFromContainer(ctx, id, "/data/updates.log")
-	if errdefs.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	if _, err := tr.Next(); err != nil {
-		return nil, err
-	}
-	var ids []int64
-	sc := bufio.NewScanner(tr)
-	for sc.Scan() {
-		var e struct {
-			UpdateID int64 `json:"update_id"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, fmt.Errorf("updates.log line %q: %w", sc.Text(), err)
-		}
-		ids = append(ids, e.UpdateID)
-	}
-	return ids, sc.Err()
-}
+// received reads the update ids a tenant's echo container durably
+// accepted, from its volume, in order.
+func (f *fleet) received(id string) ([]int64, error) { return testutil.EchoReceived(f.docker, id) }
 
 // delivery is where every update of the ledger landed.
 type delivery struct {

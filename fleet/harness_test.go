@@ -242,15 +242,5 @@ func (f *fleet) nodeRE() *regexp.Regexp {
 // test after timeout with cond's last error.
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s: %v", what, timeout, err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	testutil.WaitUntil(t, timeout, 500*time.Millisecond, what, cond)
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // handedOut are the ports FreePort returned in this process: the kernel
@@ -48,5 +49,22 @@ func RepoRoot(t testing.TB) string {
 			t.Fatal("no go.mod above the test's directory")
 		}
 		dir = parent
+	}
+}
+
+// WaitUntil polls cond every poll until it returns nil, failing the test
+// after timeout with what and cond's last error.
+func WaitUntil(t testing.TB, timeout, poll time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %s: %v", what, timeout, err)
+		}
+		time.Sleep(poll)
 	}
 }
