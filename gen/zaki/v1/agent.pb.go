@@ -606,7 +606,12 @@ type Assignment struct {
 	// On a move's target: before the container first starts, fill its volume
 	// from this node's TransferService. A container of this generation that
 	// already exists was made after a complete copy.
-	RestoreFrom   *MoveSource `protobuf:"bytes,13,opt,name=restore_from,json=restoreFrom,proto3" json:"restore_from,omitempty"`
+	RestoreFrom *MoveSource `protobuf:"bytes,13,opt,name=restore_from,json=restoreFrom,proto3" json:"restore_from,omitempty"`
+	// The tenant moved to another node and runs there with its data: remove
+	// what is left of it here (container, network, loader and volume), then
+	// report PLACEMENT_STATE_DISCARDED for this generation. Only this removes
+	// a volume; a tenant merely gone from the desired set keeps its volume.
+	Discard       bool `protobuf:"varint,14,opt,name=discard,proto3" json:"discard,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -732,6 +737,13 @@ func (x *Assignment) GetRestoreFrom() *MoveSource {
 	return nil
 }
 
+func (x *Assignment) GetDiscard() bool {
+	if x != nil {
+		return x.Discard
+	}
+	return false
+}
+
 // MoveSource is where a moving tenant's volume is pulled from.
 type MoveSource struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -824,7 +836,7 @@ const file_zaki_v1_agent_proto_rawDesc = "" +
 	"\x06upsert\x18\x01 \x01(\v2\x13.zaki.v1.AssignmentH\x00R\x06upsert\x12*\n" +
 	"\x10remove_tenant_id\x18\x02 \x01(\tH\x00R\x0eremoveTenantId\x12\x1a\n" +
 	"\brevision\x18\x03 \x01(\x03R\brevisionB\b\n" +
-	"\x06change\"\xbe\x03\n" +
+	"\x06change\"\xd8\x03\n" +
 	"\n" +
 	"Assignment\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1e\n" +
@@ -842,7 +854,8 @@ const file_zaki_v1_agent_proto_rawDesc = "" +
 	" \x01(\x03R\x05botId\x12\x18\n" +
 	"\astopped\x18\v \x01(\bR\astopped\x12%\n" +
 	"\x0fmove_to_node_id\x18\f \x01(\tR\fmoveToNodeId\x126\n" +
-	"\frestore_from\x18\r \x01(\v2\x13.zaki.v1.MoveSourceR\vrestoreFrom\"P\n" +
+	"\frestore_from\x18\r \x01(\v2\x13.zaki.v1.MoveSourceR\vrestoreFrom\x12\x18\n" +
+	"\adiscard\x18\x0e \x01(\bR\adiscard\"P\n" +
 	"\n" +
 	"MoveSource\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12)\n" +

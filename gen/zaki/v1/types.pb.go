@@ -159,6 +159,9 @@ const (
 	// Reported by a move's source agent: the container is stopped and its
 	// volume is ready to be copied. Never a placement's own state.
 	PlacementState_PLACEMENT_STATE_STOPPED PlacementState = 7
+	// Reported by a move's former source: the tenant's leftover container,
+	// network and volume are gone. Never a placement's own state.
+	PlacementState_PLACEMENT_STATE_DISCARDED PlacementState = 8
 )
 
 // Enum value maps for PlacementState.
@@ -172,6 +175,7 @@ var (
 		5: "PLACEMENT_STATE_FAILED",
 		6: "PLACEMENT_STATE_MOVING",
 		7: "PLACEMENT_STATE_STOPPED",
+		8: "PLACEMENT_STATE_DISCARDED",
 	}
 	PlacementState_value = map[string]int32{
 		"PLACEMENT_STATE_UNSPECIFIED": 0,
@@ -182,6 +186,7 @@ var (
 		"PLACEMENT_STATE_FAILED":      5,
 		"PLACEMENT_STATE_MOVING":      6,
 		"PLACEMENT_STATE_STOPPED":     7,
+		"PLACEMENT_STATE_DISCARDED":   8,
 	}
 )
 
@@ -1139,7 +1144,7 @@ const file_zaki_v1_types_proto_rawDesc = "" +
 	"TenantKind\x12\x1b\n" +
 	"\x17TENANT_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10TENANT_KIND_USER\x10\x01\x12\x15\n" +
-	"\x11TENANT_KIND_GROUP\x10\x02*\xfd\x01\n" +
+	"\x11TENANT_KIND_GROUP\x10\x02*\x9c\x02\n" +
 	"\x0ePlacementState\x12\x1f\n" +
 	"\x1bPLACEMENT_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17PLACEMENT_STATE_PENDING\x10\x01\x12\x1d\n" +
@@ -1148,7 +1153,8 @@ const file_zaki_v1_types_proto_rawDesc = "" +
 	"\x17PLACEMENT_STATE_RUNNING\x10\x04\x12\x1a\n" +
 	"\x16PLACEMENT_STATE_FAILED\x10\x05\x12\x1a\n" +
 	"\x16PLACEMENT_STATE_MOVING\x10\x06\x12\x1b\n" +
-	"\x17PLACEMENT_STATE_STOPPED\x10\a*X\n" +
+	"\x17PLACEMENT_STATE_STOPPED\x10\a\x12\x1d\n" +
+	"\x19PLACEMENT_STATE_DISCARDED\x10\b*X\n" +
 	"\tMovePhase\x12\x1a\n" +
 	"\x16MOVE_PHASE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13MOVE_PHASE_STOPPING\x10\x01\x12\x16\n" +
