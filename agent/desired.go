@@ -33,6 +33,10 @@ func (a *Agent) register(running []*zakiv1.ContainerStatus) *zakiv1.Register {
 // running lists what this node's engine holds for each tenant, for Register.
 // A status the agent already reported for that very container wins; the
 // rest are described from the engine (STARTING until probed by a worker).
+// A status of a tenant with no container here (DISCARDED, or FAILED before
+// anything was made) cannot ride in Register, so it is sent again after the
+// handshake: the control plane may never have heard it, and the worker
+// does not repeat a status it already published.
 func (a *Agent) running(ctx context.Context) ([]*zakiv1.ContainerStatus, error) {
 	cs, err := a.eng.list(ctx, "")
 	if err != nil {
@@ -54,6 +58,12 @@ func (a *Agent) running(ctx context.Context) ([]*zakiv1.ContainerStatus, error) 
 			continue
 		}
 		out = append(out, engineStatus(tenant, c))
+	}
+	for _, st := range out {
+		delete(known, st.GetTenantId())
+	}
+	for t := range known {
+		a.board.markDirty(t)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].GetTenantId() < out[j].GetTenantId() })
 	return out, nil

@@ -260,10 +260,13 @@ func (f *fakeDocker) VolumeInspect(_ context.Context, name string) (volume.Volum
 	return volume.Volume{Name: name}, nil
 }
 
-func (f *fakeDocker) VolumeRemove(_ context.Context, name string, _ bool) error {
+func (f *fakeDocker) VolumeRemove(_ context.Context, name string, force bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.volumes[name]; !ok {
+		if force {
+			return nil // as the engine does: force hides "no such volume"
+		}
 		return fmt.Errorf("volume %s: %w", name, cerrdefs.ErrNotFound)
 	}
 	for _, c := range f.containers {

@@ -25,8 +25,9 @@ import (
 
 // TestMoveOnDocker moves a tenant between two agents on the real engine:
 // the source stops its container and serves the volume, the target copies
-// it in and starts, the flip restarts nothing, the source then lets go. At
-// no sampled instant do two containers of the tenant run.
+// it in and starts, the flip restarts nothing, the source then discards
+// its leftovers, volume included. At no sampled instant do two containers
+// of the tenant run.
 func TestMoveOnDocker(t *testing.T) {
 	cli := testutil.RequireDocker(t)
 	image := testutil.EchoImage(t)
@@ -95,20 +96,44 @@ func TestMoveOnDocker(t *testing.T) {
 		t.Errorf("target starts = %v, want 1", v)
 	}
 
-	// 4. The source lets go: container and network removed, volume kept.
+	// 4. The source discards its leftovers: container, network and volume
+	// go, DISCARDED is reported, and the target's container is untouched.
+	// (A tenant merely unassigned keeps its volume: TestAgentOnDocker.)
+	discard := proto.Clone(stop).(*zakiv1.Assignment)
+	discard.Discard = true
+	src.upsert(t, discard)
+	src.waitState(t, tenant, 2, zakiv1.PlacementState_PLACEMENT_STATE_DISCARDED)
+	name := ObjectName(src.id, tenant)
+	if _, err := cli.ContainerInspect(ctx, srcID); !client.IsErrNotFound(err) {
+		t.Errorf("the source's container after DISCARDED: %v, want not found", err)
+	}
+	if _, err := cli.NetworkInspect(ctx, name, network.InspectOptions{}); !client.IsErrNotFound(err) {
+		t.Errorf("the source's network after DISCARDED: %v, want not found", err)
+	}
+	if _, err := cli.VolumeInspect(ctx, name); !client.IsErrNotFound(err) {
+		t.Errorf("the source's volume after DISCARDED: %v, want not found", err)
+	}
+	if v := metricValue(src.a.m.discards.WithLabelValues("ok")); v != 1 {
+		t.Errorf("source discards ok = %v, want 1", v)
+	}
+	if req.Generation = 2; plainPull(t, src.a.transferAddr, req) == nil {
+		t.Error("a discarded tenant's volume was served")
+	}
+	if got := startedAt(t, cli, dstID); got != started {
+		t.Errorf("the discard restarted the target's container (%s, then %s)", started, got)
+	}
+	if after := volumeTree(t, cli, dstID, "/tenant-state"); !reflect.DeepEqual(before, after) {
+		t.Errorf("the target's volume changed with the discard:\nbefore %v\nafter  %v", before, after)
+	}
+	// The control plane then drops the tenant: nothing is left to remove.
 	src.s.send(t, &zakiv1.SessionResponse{Msg: &zakiv1.SessionResponse_Change{Change: &zakiv1.AssignmentChange{
 		Change: &zakiv1.AssignmentChange_RemoveTenantId{RemoveTenantId: tenant}}}})
-	name := ObjectName(src.id, tenant)
-	eventually(t, 30*time.Second, "the source's container and network removed", func() bool {
-		_, cerr := cli.ContainerInspect(ctx, name)
-		_, nerr := cli.NetworkInspect(ctx, name, network.InspectOptions{})
-		return client.IsErrNotFound(cerr) && client.IsErrNotFound(nerr)
+	eventually(t, 30*time.Second, "the source's worker for the tenant gone", func() bool {
+		src.a.mu.Lock()
+		defer src.a.mu.Unlock()
+		return src.a.tenants[tenant] == nil
 	})
-	// TODO(#3): the source keeps the moved tenant's volume; reclaiming it
-	// is the control plane's call once the move is final.
-	if _, err := cli.VolumeInspect(ctx, name); err != nil {
-		t.Errorf("the source's volume: %v", err)
-	}
+	countContainers(t, cli, src.id, 0)
 	countContainers(t, cli, dst.id, 1)
 	samples.stop()
 	if samples.most.Load() > 1 {

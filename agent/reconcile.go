@@ -23,6 +23,11 @@ func (w *worker) reconcile(ctx context.Context, want *zakiv1.Assignment) error {
 	if want == nil {
 		return w.removeAll(ctx)
 	}
+	if want.GetDiscard() {
+		// Before anything that could create or start: a discard want may
+		// carry other fields (stopped, a profile), and they mean nothing.
+		return w.reconcileDiscard(ctx, want)
+	}
 	if err := w.a.checkAssignment(want); err != nil {
 		return w.fail(ctx, want, err)
 	}
@@ -111,8 +116,9 @@ func (w *worker) startExisting(ctx context.Context, id string, p profile.Profile
 }
 
 // removeAll removes every container and the network of an unwanted tenant.
-// The volume is kept on purpose: a tenant's data is never deleted by
-// reconciliation, only by an explicit operator action.
+// The volume is kept on purpose: a tenant merely gone from the desired set
+// keeps its data; only a discard want (reconcileDiscard), sent once the
+// tenant runs elsewhere with its data, removes it.
 func (w *worker) removeAll(ctx context.Context) error {
 	found, err := w.a.eng.observe(ctx, w.tenant)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 //	1: Register, Welcome, DesiredSet, AssignmentChange, Heartbeat, ContainerStatus.
 //	   Moves, compatibly: Node.transfer_address; Assignment.stopped,
 //	   move_to_node_id and restore_from; PLACEMENT_STATE_STOPPED.
+//	   Discards, compatibly: Assignment.discard; PLACEMENT_STATE_DISCARDED.
 const ProtocolVersion = 1
 
 const (

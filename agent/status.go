@@ -24,6 +24,9 @@ type metrics struct {
 	bytesServed prometheus.Counter
 	restores    *prometheus.CounterVec
 	pullsServed *prometheus.CounterVec
+	// discards counts moved tenants' leftovers removed (ok: once per
+	// discard, not per resync pass) and failed attempts (failed).
+	discards *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -60,9 +63,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "zaki_agent_volume_pulls_served_total",
 			Help: "Volume pulls from other nodes, by result (ok, refused, busy, failed).",
 		}, []string{"result"}),
+		discards: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zaki_agent_discards_total",
+			Help: "Moved tenants' leftovers (containers, network, volume) removed from this node, by result (ok, failed).",
+		}, []string{"result"}),
 	}
 	for _, c := range []prometheus.Collector{m.containers, m.starts, m.startFailures, m.reconnects,
-		m.bytesPulled, m.bytesServed, m.restores, m.pullsServed} {
+		m.bytesPulled, m.bytesServed, m.restores, m.pullsServed, m.discards} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -141,6 +148,16 @@ func (b *board) markAllDirty() {
 	b.mu.Lock()
 	for t := range b.latest {
 		b.dirty[t] = true
+	}
+	b.mu.Unlock()
+}
+
+// markDirty makes the next takeDirty return tenant's status again, if it
+// has one.
+func (b *board) markDirty(tenant string) {
+	b.mu.Lock()
+	if b.latest[tenant] != nil {
+		b.dirty[tenant] = true
 	}
 	b.mu.Unlock()
 }

@@ -153,6 +153,9 @@ func checkPull(node string, req *zakiv1.PullVolumeRequest, want *zakiv1.Assignme
 		return status.Errorf(codes.PermissionDenied, "only agents pull volumes, not %s", caller)
 	case want == nil:
 		return status.Errorf(codes.FailedPrecondition, "tenant %s is not assigned to node %s", tenant, node)
+	case want.GetDiscard():
+		return status.Errorf(codes.FailedPrecondition,
+			"node %s discards tenant %s: it moved away, and its data here is removed", node, tenant)
 	case !want.GetStopped():
 		return status.Errorf(codes.FailedPrecondition,
 			"node %s does not hold tenant %s stopped for a move (generation %d runs here)", node, tenant, want.GetGeneration())

@@ -112,6 +112,9 @@ func TestSendReceiveVolume(t *testing.T) {
 
 func TestCheckPull(t *testing.T) {
 	stopped := stoppedAssignment("7", 4, "n2")
+	// A discard wins over stopped, even for the move's own target.
+	discarded := stoppedAssignment("7", 4, "n2")
+	discarded.Discard = true
 	agentN2 := &pki.Identity{Role: pki.RoleAgent, ID: "n2"}
 	cases := []struct {
 		name   string
@@ -128,6 +131,8 @@ func TestCheckPull(t *testing.T) {
 		{"not here", &zakiv1.PullVolumeRequest{TenantId: "7", Generation: 4}, nil, agentN2, codes.FailedPrecondition, "not assigned to node n1"},
 		{"running", &zakiv1.PullVolumeRequest{TenantId: "7", Generation: 4}, testAssignment("7", 4, 19001), agentN2,
 			codes.FailedPrecondition, "does not hold tenant 7 stopped"},
+		{"discarded", &zakiv1.PullVolumeRequest{TenantId: "7", Generation: 4}, discarded, agentN2,
+			codes.FailedPrecondition, "node n1 discards tenant 7"},
 		{"another generation", &zakiv1.PullVolumeRequest{TenantId: "7", Generation: 3}, stopped, agentN2,
 			codes.FailedPrecondition, "stopped at generation 4, not 3"},
 		{"another node", &zakiv1.PullVolumeRequest{TenantId: "7", Generation: 4}, stopped,

@@ -43,6 +43,24 @@ func (e *engine) wipeVolume(ctx context.Context, tenant string) error {
 	return e.ensureVolume(ctx, tenant)
 }
 
+// removeVolume removes the tenant's volume, and says whether there was one.
+// Only a discard calls it, once every container of the tenant is gone: the
+// tenant runs on another node with its data. Force makes the engine drop
+// the volume even when its driver cannot clean up (a volume still mounted
+// by a container is refused all the same); since force also hides "no such
+// volume", the volume is looked up first to tell what was done.
+func (e *engine) removeVolume(ctx context.Context, tenant string) (bool, error) {
+	ok, err := e.volumeExists(ctx, tenant)
+	if err != nil || !ok {
+		return false, err
+	}
+	name := ObjectName(e.node, tenant)
+	if err := e.d.VolumeRemove(ctx, name, true); err != nil && !cerrdefs.IsNotFound(err) {
+		return false, fmt.Errorf("remove volume %s: %w", name, err)
+	}
+	return true, nil
+}
+
 // stop stops a container and keeps it: its restart policy (unless-stopped)
 // then keeps it down, across engine restarts too.
 func (e *engine) stop(ctx context.Context, id string) error {

@@ -24,7 +24,8 @@ type worker struct {
 	resync chan struct{}
 
 	// Guarded by a.mu:
-	// want is the assignment to run; nil means remove the tenant's container.
+	// want is the assignment to run; nil means remove the tenant's
+	// container; a discard want removes its volume too.
 	want *zakiv1.Assignment
 	// cancel ends the attempt in progress, when want moved on under it.
 	cancel context.CancelFunc
@@ -56,14 +57,17 @@ func (a *Agent) setWant(tenant string, want *zakiv1.Assignment) {
 		a.workers.Add(1)
 		go w.run(a.runCtx)
 	}
-	if w.cancel != nil && (want == nil || w.want == nil || want.GetGeneration() != w.want.GetGeneration()) {
+	// A discard of the same generation as the stopped want before it cuts
+	// that attempt short too: the tenant runs elsewhere now.
+	if w.cancel != nil && (want == nil || w.want == nil || want.GetGeneration() != w.want.GetGeneration() ||
+		want.GetDiscard() != w.want.GetDiscard()) {
 		w.cancel()
 	}
 	if w.release != nil && !sameStop(w.want, want) {
 		w.release()
 		w.held, w.release = nil, nil
 	}
-	if want.GetStopped() && w.held == nil {
+	if holds(want) && w.held == nil {
 		w.held, w.release = context.WithCancel(a.runCtx)
 	}
 	w.want = want
@@ -73,10 +77,16 @@ func (a *Agent) setWant(tenant string, want *zakiv1.Assignment) {
 	}
 }
 
-// sameStop reports whether a and b are both the stopped assignment of one
-// generation.
+// sameStop reports whether a and b are both the held (stopped, not
+// discarded) assignment of one generation.
 func sameStop(a, b *zakiv1.Assignment) bool {
-	return a.GetStopped() && b.GetStopped() && a.GetGeneration() == b.GetGeneration()
+	return holds(a) && holds(b) && a.GetGeneration() == b.GetGeneration()
+}
+
+// holds reports whether want keeps the tenant stopped for its move's target
+// to pull: a stopped want, unless it is a discard, which wins over stopped.
+func holds(want *zakiv1.Assignment) bool {
+	return want.GetStopped() && !want.GetDiscard()
 }
 
 // heldWant returns the tenant's current want and, when it is a stopped

@@ -12,7 +12,8 @@ import (
 // During a move (move.go) the source keeps the tenant, stopped, with the
 // target named as the only node that may pull its volume; the target gets it
 // only once the source has stopped (phase COPYING), told to restore the
-// volume from the source first. Both at the move's generation.
+// volume from the source first. Both at the move's generation. After the
+// flip, the former source is told to discard what is left (leftovers.go).
 func assignmentsFor(v *view, nodeID string) map[string]*zakiv1.Assignment {
 	chats := v.chatIDs()
 	out := map[string]*zakiv1.Assignment{}
@@ -37,6 +38,7 @@ func assignmentsFor(v *view, nodeID string) map[string]*zakiv1.Assignment {
 		}
 		out[id] = a
 	}
+	addDiscards(v, nodeID, out)
 	return out
 }
 

@@ -103,7 +103,10 @@ func (c *Controller) startMove(ctx context.Context, v *view, connected map[strin
 		clientv3.Compare(clientv3.ModRevision(nodeKey(to)), "<", v.rev+1),
 	}, claimCmps...)...)
 	resp, err := c.cli.Txn(ctx).If(cmps...).
-		Then(append([]clientv3.Op{putProto(placementKey(id), next)}, claimOps...)...).Commit()
+		Then(append([]clientv3.Op{putProto(placementKey(id), next),
+			// A leftover of this tenant on the target is about to be
+			// replaced by the restore, never discarded under it.
+			clientv3.OpDelete(leftoverKey(to, id))}, claimOps...)...).Commit()
 	if err != nil {
 		return nil, fmt.Errorf("start moving tenant %s to node %s: %w", id, to, err)
 	}

@@ -123,8 +123,9 @@ func TestMoveTenant(t *testing.T) {
 			p.Move != nil {
 			t.Fatalf("after the flip: %v", p)
 		}
-		if id := src.recv().GetChange().GetRemoveTenantId(); id != "1" {
-			t.Fatalf("the source was told %q, want tenant 1 removed", id)
+		if a := src.recv().GetChange().GetUpsert(); a.GetTenantId() != "1" || !a.Discard || a.Stopped ||
+			a.Generation != 2 {
+			t.Fatalf("the source was told %v, want tenant 1's leftovers discarded", a)
 		}
 		if a := dst.recv().GetChange().GetUpsert(); a.GetGeneration() != 2 || a.RestoreFrom != nil {
 			t.Fatalf("target assignment after the flip: %v", a)
@@ -132,6 +133,26 @@ func TestMoveTenant(t *testing.T) {
 		if r := routes.nextChange().GetUpsert(); r.GetNodeAddress() != "10.0.0.2" || r.HostPort != 20000 ||
 			r.Generation != 2 || r.State != zakiv1.PlacementState_PLACEMENT_STATE_RUNNING {
 			t.Fatalf("route after the flip: %v", r)
+		}
+	})
+	t.Run("the source discards the leftovers, then forgets them", func(t *testing.T) {
+		if kv := rawKV(t, s, leftoverKey("node-1", "1")); len(kv.Kvs) != 1 {
+			t.Fatal("the flip recorded no leftovers on the source")
+		}
+		applied, err := s.applyStatus(testCtx(t), "node-1", &zakiv1.ContainerStatus{TenantId: "1",
+			Generation: 1, State: zakiv1.PlacementState_PLACEMENT_STATE_DISCARDED})
+		if applied || err != nil {
+			t.Fatalf("a discard report of another generation: applied %v, %v", applied, err)
+		}
+		src.status("1", 2, zakiv1.PlacementState_PLACEMENT_STATE_DISCARDED, "")
+		if id := src.recv().GetChange().GetRemoveTenantId(); id != "1" {
+			t.Fatalf("after discarding, the source was told %q, want tenant 1 removed", id)
+		}
+		if kv := rawKV(t, s, leftoverKey("node-1", "1")); len(kv.Kvs) != 0 {
+			t.Fatal("the leftovers record outlived the discard")
+		}
+		if p := placement(t, s, "1"); p.NodeId != "node-2" || p.State != zakiv1.PlacementState_PLACEMENT_STATE_RUNNING {
+			t.Fatalf("the discard touched the placement: %v", p)
 		}
 	})
 	t.Run("the source's port cools down", func(t *testing.T) {
@@ -308,5 +329,30 @@ func TestMoveWaitingForLostTargetSaysSo(t *testing.T) {
 	}
 	if stored := placement(t, s, "5").GetMove().GetReason(); stored != "" {
 		t.Fatalf("the shown reason was written to etcd: %q", stored)
+	}
+}
+
+// TestMoveBackDropsLeftovers: moving a tenant back to a node that still has
+// its leftovers from an earlier move away drops the record in the same
+// transaction, so the node restores the tenant instead of discarding it.
+func TestMoveBackDropsLeftovers(t *testing.T) {
+	s := startServer(t, patient)
+	c := dial(t, s)
+	src, _ := register(t, c, moveNode("node-1", 4096))
+	discard(src)
+	register(t, c, moveNode("node-2", 4096))
+	putRaw(t, s, placedOps(freeTenant("6"), "node-1", 20000, zakiv1.PlacementState_PLACEMENT_STATE_RUNNING)...)
+	putRaw(t, s, putProto(leftoverKey("node-2", "6"), &zakiv1.Placement{TenantId: "6", NodeId: "node-2",
+		HostPort: 20003, Generation: 1}))
+	v, err := s.loadView(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := assignmentsFor(v, "node-2")["6"]; !a.GetDiscard() || a.HostPort != 20003 {
+		t.Fatalf("node-2's assignment for its leftovers: %v", a)
+	}
+	moveTenant(t, c, "6", "node-2")
+	if kv := rawKV(t, s, leftoverKey("node-2", "6")); len(kv.Kvs) != 0 {
+		t.Fatal("a move back to node-2 kept the leftovers record there")
 	}
 }

@@ -62,7 +62,8 @@ func (c *Controller) removeNodeOnce(ctx context.Context, id string, force bool) 
 	resp, err := c.cli.Txn(ctx).
 		If(present(nodeKey(id)), clientv3.Compare(clientv3.ModRevision(nodeKey(id)), "<", v.rev+1)).
 		Then(clientv3.OpDelete(nodeKey(id)), clientv3.OpDelete(downKey(id)),
-			clientv3.OpDelete(portsPrefix+id+"/", clientv3.WithPrefix())).Commit()
+			clientv3.OpDelete(portsPrefix+id+"/", clientv3.WithPrefix()),
+			clientv3.OpDelete(leftoversPrefix+id+"/", clientv3.WithPrefix())).Commit()
 	if err != nil {
 		return fmt.Errorf("remove node %s: %w", id, err)
 	}

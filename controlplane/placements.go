@@ -88,6 +88,8 @@ var reportable = map[zakiv1.PlacementState]bool{
 	zakiv1.PlacementState_PLACEMENT_STATE_RUNNING:  true,
 	zakiv1.PlacementState_PLACEMENT_STATE_FAILED:   true,
 	zakiv1.PlacementState_PLACEMENT_STATE_STOPPED:  true,
+	// A former source saying a moved tenant's leftovers are gone (leftovers.go).
+	zakiv1.PlacementState_PLACEMENT_STATE_DISCARDED: true,
 }
 
 // applyStatus records an agent's report about one container, as afterStatus
@@ -100,6 +102,9 @@ func (c *Controller) applyStatus(ctx context.Context, nodeID string, st *zakiv1.
 ) (bool, error) {
 	if !reportable[st.State] {
 		return false, fmt.Errorf("%w: tenant %s: state %s cannot be reported", errInvalid, st.TenantId, st.State)
+	}
+	if st.State == zakiv1.PlacementState_PLACEMENT_STATE_DISCARDED {
+		return c.applyDiscarded(ctx, nodeID, st)
 	}
 	key := placementKey(st.TenantId)
 	var lease clientv3.LeaseID
@@ -123,6 +128,9 @@ func (c *Controller) applyStatus(ctx context.Context, nodeID string, st *zakiv1.
 				}
 			}
 			ops = append(ops, releasePort(p.NodeId, p.HostPort, p.TenantId, lease)...)
+		}
+		if effect == flipMove {
+			ops = append(ops, leftoverOp(p))
 		}
 		resp, err := c.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
 			Then(ops...).Commit()

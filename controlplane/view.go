@@ -42,6 +42,9 @@ type view struct {
 	tiers map[string]*zakiv1.Tier
 	// cooling maps node id -> port -> true while a released port cools down.
 	cooling map[string]map[uint32]bool
+	// leftovers maps node id -> tenant id -> what a finished move left there
+	// (leftovers.go).
+	leftovers map[string]map[string]*zakiv1.Placement
 }
 
 func newView() *view {
@@ -56,12 +59,13 @@ func newView() *view {
 		down:          map[string]time.Time{},
 		tiers:         map[string]*zakiv1.Tier{},
 		cooling:       map[string]map[uint32]bool{},
+		leftovers:     map[string]map[string]*zakiv1.Placement{},
 	}
 }
 
 // viewPrefixes are the key ranges a view holds; parked updates are not in it.
 var viewPrefixes = []string{nodesPrefix, prefix + "settings/", tenantsPrefix, secretsPrefix,
-	placementPrefix, portsPrefix, bindingsPrefix, downPrefix, cooldownPrefix}
+	placementPrefix, portsPrefix, bindingsPrefix, downPrefix, cooldownPrefix, leftoversPrefix}
 
 // loadView reads every range of the view in one transaction, so all of it
 // is at one revision.

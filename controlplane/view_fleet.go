@@ -62,6 +62,8 @@ func (v *view) putFleet(key string, val []byte) (bool, error) {
 		}
 	case strings.HasPrefix(key, tiersPrefix):
 		return true, decodeInto(key, val, v.tiers, tiersPrefix)
+	case strings.HasPrefix(key, leftoversPrefix):
+		return true, v.putLeftover(key, val)
 	default:
 		return false, nil
 	}
@@ -79,6 +81,8 @@ func (v *view) removeFleet(key string) bool {
 		}
 	case strings.HasPrefix(key, tiersPrefix):
 		delete(v.tiers, strings.TrimPrefix(key, tiersPrefix))
+	case strings.HasPrefix(key, leftoversPrefix):
+		v.removeLeftover(key)
 	default:
 		return false
 	}

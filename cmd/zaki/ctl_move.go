@@ -25,7 +25,8 @@ order; at no moment do two containers of the tenant run.
 The target must be active (not cordoned or draining), connected, and have room for the
 tenant's tier; the source must be up, since the data is there. A move cannot be cancelled
 yet: if the target stops reporting, the tenant waits, stopped, until it returns (zaki ctl
-tenants says so). The source keeps its old copy of the volume.
+tenants says so). Once the tenant runs on the target, the source discards its
+old container and volume.
 
 Exit status: 0 once the tenant runs on the target; 1 when the move is refused or fails, or
 when --deadline passes first (the move itself goes on).`
