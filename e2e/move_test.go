@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/zaki-platform/zaki/agent"
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 )
 
@@ -284,13 +286,18 @@ func checkNeverTwo(t *testing.T, w *runningWatch) {
 	}
 }
 
-// waitGone waits until node holds no container of tenant: the move's
-// source removes its stopped container once the placement has flipped.
+// waitGone waits until node holds nothing of tenant: the move's source
+// discards its stopped container and its volume (the person's data) once
+// the placement has flipped.
 func (c *cluster) waitGone(node, tenant string) {
 	c.t.Helper()
-	waitUntil(c.t, 30*time.Second, "tenant "+tenant+"'s container gone from "+node, func() error {
+	waitUntil(c.t, 30*time.Second, "tenant "+tenant+"'s container and volume gone from "+node, func() error {
 		if list := c.containersOn(node)[tenant]; len(list) > 0 {
-			return fmt.Errorf("%d left: %s (%s)", len(list), list[0].Names, list[0].State)
+			return fmt.Errorf("%d container(s) left: %s (%s)", len(list), list[0].Names, list[0].State)
+		}
+		name := agent.ObjectName(node, tenant)
+		if _, err := c.docker.VolumeInspect(context.Background(), name); err == nil {
+			return fmt.Errorf("volume %s is still there", name)
 		}
 		return nil
 	})
