@@ -34,7 +34,7 @@ func (c *Controller) requireLeader() error {
 		return nil
 	}
 	if id, addr := c.rep.leaderIdentity(); id != "" {
-		return fmt.Errorf("%w; %s at %s does: try again there", errNotLeader, id, addr)
+		return fmt.Errorf("%w; %s at %s did when last seen", errNotLeader, id, addr)
 	}
 	return errNotLeader
 }

@@ -19,7 +19,7 @@ import (
 )
 
 type ctlCmd struct {
-	ControlPlane string        `name:"controlplane" env:"ZAKI_CONTROLPLANE" default:"127.0.0.1:7400" help:"One or more control-plane addresses, comma-separated; the client fails over between them. A local zaki dev needs no flag (default: ${default})."`
+	ControlPlane string        `name:"controlplane" env:"ZAKI_CONTROLPLANE" help:"One or more control-plane addresses, comma-separated; the client fails over between them. A local zaki dev needs no flag (default: the addresses kept with the credentials by zaki ctl join, else 127.0.0.1:7400)."`
 	Output       string        `name:"output" short:"o" env:"ZAKI_OUTPUT" default:"table" enum:"table,json" help:"Output format: table or json (default: ${default})."`
 	Timeout      time.Duration `name:"timeout" env:"ZAKI_CTL_TIMEOUT" default:"10s" help:"How long a call may take (default: ${default})."`
 	Credentials  string        `name:"credentials" env:"ZAKI_CREDENTIALS" placeholder:"DIR" help:"Directory of the operator's certificate, key and cluster CA, which the control plane writes to <data-dir>/admin (default: ./zaki-data/admin, then ~/.zaki/admin from zaki ctl join, then ~/.zaki/dev/admin from zaki dev)."`
@@ -40,6 +40,10 @@ func (c *ctlCmd) dial() (zakiv1.AdminServiceClient, string, func(), error) {
 	if err != nil {
 		return nil, "", nil, err
 	}
+	if c.ControlPlane == "" {
+		c.ControlPlane = creds.ControlPlane()
+	}
+	c.defaultControlPlane()
 	conn, err := cpdial.Dial(cpdial.Split(c.ControlPlane), creds.TransportCredentials())
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("control plane %s: %w", c.ControlPlane, err)
@@ -175,5 +179,16 @@ func (c *ctlCmd) poll(ctx context.Context, deadline time.Time,
 			return ctx.Err()
 		case <-t.C:
 		}
+	}
+}
+
+// defaultCtlControlPlane is where zaki ctl looks for a control plane when
+// neither --controlplane nor the credentials name one: a local one.
+const defaultCtlControlPlane = "127.0.0.1:7400"
+
+// defaultControlPlane fills in --controlplane when nothing set it.
+func (c *ctlCmd) defaultControlPlane() {
+	if c.ControlPlane == "" {
+		c.ControlPlane = defaultCtlControlPlane
 	}
 }

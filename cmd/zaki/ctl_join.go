@@ -29,6 +29,7 @@ func (j *ctlJoinCmd) Run(ctx context.Context, c *ctlCmd) error {
 	if _, err := member.Load(dir); err == nil {
 		return fmt.Errorf("%s already holds credentials: pass another --dir, or remove it to join again", dir)
 	}
+	c.defaultControlPlane()
 	// The join bounds its own call (internal/member).
 	creds, err := member.Ensure(ctx, member.Options{Dir: dir, Role: pki.RoleAdmin,
 		JoinAddr: c.ControlPlane, Token: j.Token})
@@ -37,11 +38,12 @@ func (j *ctlJoinCmd) Run(ctx context.Context, c *ctlCmd) error {
 	}
 	fmt.Fprintf(os.Stdout, "Joined as %s; credentials in %s (certificate valid until %s).\n",
 		creds.Identity(), dir, creds.Bundle().Cert.NotAfter.Local().Format("2006-01-02 15:04"))
-	flags := "--controlplane " + c.ControlPlane
+	// The addresses are kept with the credentials, and zaki ctl uses them.
+	next := "zaki ctl nodes"
 	if dir != workstationAdminDir() {
-		flags = "--credentials " + dir + " " + flags
+		next = "zaki ctl --credentials " + dir + " nodes"
 	}
-	_, err = fmt.Fprintf(os.Stdout, "Next: zaki ctl %s nodes   (or set ZAKI_CONTROLPLANE)\n", flags)
+	_, err = fmt.Fprintf(os.Stdout, "Next: %s   (it calls %s)\n", next, c.ControlPlane)
 	return err
 }
 

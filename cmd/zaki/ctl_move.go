@@ -35,17 +35,25 @@ when --deadline passes first (the move itself goes on).`
 // ctlTenantsMoveCmd is `zaki ctl tenants move ID --to NODE`. Its wait is
 // --deadline, not --timeout: that one already bounds each call of zaki ctl.
 type ctlTenantsMoveCmd struct {
-	Tenant   string        `arg:"" help:"Tenant id, as 'zaki ctl tenants' shows it."`
+	Tenant   string        `arg:"" help:"Tenant id, as 'zaki ctl tenants' shows it; a group's starts with -, so put -- before it: move --to NODE -- -4010000001."`
 	To       string        `name:"to" env:"ZAKI_MOVE_TO" required:"" placeholder:"NODE" help:"The node to move it to (required; default: none)."`
 	Detach   bool          `name:"detach" env:"ZAKI_CTL_DETACH" help:"Return once the move has started instead of following it (default: off)."`
 	Deadline time.Duration `name:"deadline" env:"ZAKI_MOVE_DEADLINE" default:"10m" help:"How long to follow the move; past it zaki ctl stops watching, the move goes on (default: ${default})."`
 }
 
+// moveStartWindow is how long zaki ctl keeps asking for a move to start
+// while no replica it reaches leads.
+const moveStartWindow = 45 * time.Second
+
 func (m *ctlTenantsMoveCmd) Run(ctx context.Context, c *ctlCmd) error {
 	step, started := m.startStep()
-	err := c.poll(ctx, time.Now().Add(c.Timeout), step)
+	// Long enough for a new leader to take over from one that died
+	// (--replica-ttl, 10s by default, plus an election).
+	window := max(c.Timeout, moveStartWindow)
+	err := c.poll(ctx, time.Now().Add(window), step)
 	if errors.Is(err, errPastDeadline) {
-		return fmt.Errorf("no control plane started the move within %s (--timeout): %w", c.Timeout, err)
+		return fmt.Errorf("no control-plane leader started the move within %s (is a leader elected? "+
+			"see zaki ctl controlplanes): %w", window, err)
 	}
 	if err != nil {
 		return err
