@@ -85,7 +85,7 @@ func (c *Controller) shownPlacement(v *view, id string) *zakiv1.Placement {
 			// The tenant is stopped on its source and nothing can start it
 			// elsewhere: say what it waits for.
 			shown := proto.Clone(p).(*zakiv1.Placement)
-			shown.Move.Reason = fmt.Sprintf("target node %s is not reporting; the move waits for it "+
+			shown.Reason = fmt.Sprintf("target node %s is not reporting; the move waits for it "+
 				"to return, its updates parked (a move cannot be cancelled yet)", to)
 			return shown
 		}

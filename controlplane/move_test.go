@@ -323,11 +323,11 @@ func TestMoveWaitingForLostTargetSaysSo(t *testing.T) {
 		Move:  &zakiv1.Move{ToNodeId: "node-2", ToHostPort: 20000, Phase: zakiv1.MovePhase_MOVE_PHASE_COPYING}}
 	putRaw(t, s, ops...)
 	putRaw(t, s, putProto(nodeKey("node-2"), target), putProto(placementKey("5"), p))
-	got := tenantStatus(t, c, "5").Placement.GetMove().GetReason()
+	got := tenantStatus(t, c, "5").Placement.GetReason()
 	if !strings.Contains(got, "target node node-2 is not reporting") {
 		t.Fatalf("reason of a move whose target is down: %q", got)
 	}
-	if stored := placement(t, s, "5").GetMove().GetReason(); stored != "" {
+	if stored := placement(t, s, "5").GetReason(); stored != "" {
 		t.Fatalf("the shown reason was written to etcd: %q", stored)
 	}
 }

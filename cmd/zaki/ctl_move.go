@@ -163,7 +163,11 @@ func describeMove(id, to string, p *zakiv1.Placement, elapsed time.Duration) (st
 		if m.GetPhase() == zakiv1.MovePhase_MOVE_PHASE_COPYING {
 			line = fmt.Sprintf("tenant %s: copying to %s", id, to)
 		}
-		if m.GetReason() != "" {
+		switch {
+		case p.GetReason() != "":
+			// What the move waits for: a node down on either side.
+			line += " (waiting: " + p.GetReason() + ")"
+		case m.GetReason() != "":
 			line += " (failed: " + m.GetReason() + "; retrying)"
 		}
 		return line, false, nil

@@ -25,6 +25,11 @@ func TestDescribeMove(t *testing.T) {
 		{"copying", moving(zakiv1.MovePhase_MOVE_PHASE_COPYING, ""), "tenant 42: copying to node-b", false, false},
 		{"copying after a failure", moving(zakiv1.MovePhase_MOVE_PHASE_COPYING, "node node-b: checksum mismatch"),
 			"tenant 42: copying to node-b (failed: node node-b: checksum mismatch; retrying)", false, false},
+		{"waiting for a down source", func() *zakiv1.Placement {
+			p := moving(zakiv1.MovePhase_MOVE_PHASE_STOPPING, "")
+			p.Reason = "node node-a is down; the tenant waits for it"
+			return p
+		}(), "tenant 42: stopping on node-a (waiting: node node-a is down; the tenant waits for it)", false, false},
 		{"done", &zakiv1.Placement{NodeId: "node-b", Generation: 7, State: zakiv1.PlacementState_PLACEMENT_STATE_RUNNING},
 			"tenant 42: running on node-b (generation 7) after 2.3s", true, false},
 		{"ended elsewhere", &zakiv1.Placement{State: zakiv1.PlacementState_PLACEMENT_STATE_FAILED},
