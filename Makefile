@@ -61,6 +61,13 @@ test: ## Run every test: unit, real etcd, real Docker (fails under CI=true witho
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@if [ "$$CI" = true ]; then $(MAKE) test-fleet; fi
 
+FUZZTIME ?= 60s
+
+.PHONY: fuzz
+fuzz: ## Fuzz the update parser and the webhook for FUZZTIME each (make test runs their seed corpus only).
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./router/update/
+	go test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZTIME) ./router/
+
 .PHONY: test-fleet
 test-fleet: images ## Run the multi-host suite (fleet/) on a local fleet of its own: faults, partitions, joins.
 	ZAKI_FLEET_TEST=1 go test -count=1 -v -timeout $(FLEET_TEST_TIMEOUT) ./fleet/
