@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
 )
 
@@ -172,8 +175,10 @@ func TestFrontUpstreamDownRedacts(t *testing.T) {
 
 func TestSetWebhookAtStart(t *testing.T) {
 	h := newHarness(t, func(c *Config, _ *fakeCP) { c.PublicURL = "https://zaki.example/" })
+	// setWebhook comes first, before the router serves; getWebhookInfo
+	// (webhookinfo.go) may follow.
 	reqs := h.upstream.got()
-	if len(reqs) != 1 || reqs[0].Path != "/bot"+testBotToken+"/setWebhook" {
+	if len(reqs) == 0 || reqs[0].Path != "/bot"+testBotToken+"/setWebhook" {
 		t.Fatalf("upstream got %+v", reqs)
 	}
 	body := string(reqs[0].Body)
@@ -183,4 +188,35 @@ func TestSetWebhookAtStart(t *testing.T) {
 			t.Errorf("setWebhook body %s lacks %s", body, want)
 		}
 	}
+}
+
+// TestWebhookInfoWatched: a router that registered the webhook asks Telegram
+// how it fares, publishes the pending count and last error time, and says
+// when Telegram could not deliver, without the token.
+func TestWebhookInfoWatched(t *testing.T) {
+	tg := newRecorder(t, http.StatusOK, `{"ok":true,"result":{"url":"https://zaki.example/telegram/webhook",`+
+		`"pending_update_count":7,"last_error_date":1764806400,"last_error_message":"Connection timed out"}}`)
+	h := newHarness(t, func(c *Config, _ *fakeCP) {
+		c.PublicURL, c.TelegramAPIURL = "https://zaki.example", tg.srv.URL
+	})
+	h.eventually("the pending count published", func() bool { return gaugeValue(t, h.r.m.telegramPending) == 7 })
+	if got := gaugeValue(t, h.r.m.telegramLastError); got != 1764806400 {
+		t.Errorf("last error gauge %v", got)
+	}
+	h.eventually("the delivery error logged", func() bool {
+		return strings.Contains(h.logs.String(), "Telegram could not deliver to the webhook") &&
+			strings.Contains(h.logs.String(), "Connection timed out")
+	})
+	if strings.Contains(h.logs.String(), "points elsewhere") {
+		t.Error("warned that the webhook points elsewhere, but it points here")
+	}
+}
+
+func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
 }

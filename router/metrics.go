@@ -16,6 +16,9 @@ type metrics struct {
 	botAPICalls    *prometheus.CounterVec // by method, code
 	routes         prometheus.Gauge
 	routesAge      prometheus.GaugeFunc
+	// From getWebhookInfo (webhookinfo.go), when this router registered it.
+	telegramPending   prometheus.Gauge
+	telegramLastError prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, cacheAge func() float64) *metrics {
@@ -42,8 +45,13 @@ func newMetrics(reg prometheus.Registerer, cacheAge func() float64) *metrics {
 			Name: "route_cache_size", Help: "Routes in the cache."}),
 		routesAge: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns,
 			Name: "route_cache_age_seconds", Help: "Seconds since the route cache last heard from the control plane."}, cacheAge),
+		telegramPending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns,
+			Name: "telegram_pending_updates", Help: "Updates Telegram holds for the webhook (getWebhookInfo)."}),
+		telegramLastError: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns,
+			Name: "telegram_last_error_timestamp_seconds", Help: "When Telegram last failed to deliver to the webhook (getWebhookInfo); 0 for never."}),
 	}
 	reg.MustRegister(m.received, m.forwarded, m.parked, m.unroutable, m.rejected,
-		m.unknownType, m.forwardSeconds, m.botAPICalls, m.routes, m.routesAge)
+		m.unknownType, m.forwardSeconds, m.botAPICalls, m.routes, m.routesAge,
+		m.telegramPending, m.telegramLastError)
 	return m
 }

@@ -147,6 +147,10 @@ func (r *Router) run(parent context.Context, tenants zakiv1.TenantServiceClient,
 	go r.delivery.discover()
 	go func() { defer r.wg.Done(); errs <- serve(webhookSrv, r.webhookLn) }()
 	go func() { defer r.wg.Done(); errs <- serve(frontSrv, r.frontLn) }()
+	if r.cfg.PublicURL != "" {
+		r.wg.Add(1)
+		go func() { defer r.wg.Done(); r.watchWebhookInfo(ctx) }()
+	}
 	r.startRenewal(ctx)
 	go r.stop(ctx, cancel, errs, webhookSrv, frontSrv)
 }

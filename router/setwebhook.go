@@ -1,17 +1,9 @@
 package router
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
 	"strings"
-	"time"
 
-	"github.com/zaki-platform/zaki/internal/secret"
 	"github.com/zaki-platform/zaki/router/update"
 )
 
@@ -22,37 +14,18 @@ const maxConnections = 40
 // setWebhook points Telegram at PublicURL, asking for every update type so
 // none is silently withheld. Its errors never carry the token.
 func (r *Router) setWebhook(ctx context.Context) error {
-	body, err := json.Marshal(map[string]any{
-		"url":             strings.TrimRight(r.cfg.PublicURL, "/") + WebhookPath,
+	err := r.callTelegram(ctx, "setWebhook", map[string]any{
+		"url":             r.webhookURL(),
 		"secret_token":    r.cfg.WebhookSecret,
 		"allowed_updates": update.Types,
 		"max_connections": maxConnections,
-	})
+	}, nil)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	url := r.cfg.TelegramAPIURL + "/bot" + r.cfg.BotToken + "/setWebhook"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return errors.New("setWebhook: bad Telegram API URL")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := r.cfg.HTTPClient.Do(req)
-	if err != nil {
-		msg := strings.ReplaceAll(err.Error(), r.cfg.BotToken, secret.Fingerprint(r.cfg.BotToken))
-		return fmt.Errorf("setWebhook: %s", msg)
-	}
-	defer resp.Body.Close()
-	var answer struct {
-		OK          bool   `json:"ok"`
-		Description string `json:"description"`
-	}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err := json.Unmarshal(raw, &answer); err != nil || !answer.OK {
-		return fmt.Errorf("setWebhook refused (%d): %s", resp.StatusCode, answer.Description)
-	}
-	r.log.Info("webhook registered", "addr", r.cfg.PublicURL+WebhookPath)
+	r.log.Info("webhook registered", "addr", r.webhookURL())
 	return nil
 }
+
+// webhookURL is the address Telegram is told to post updates to.
+func (r *Router) webhookURL() string { return strings.TrimRight(r.cfg.PublicURL, "/") + WebhookPath }
