@@ -39,6 +39,8 @@ type fakeCP struct {
 	// ensureErr and bindErr, when set, are what EnsureTenant and BindChat
 	// answer instead of doing anything.
 	ensureErr, bindErr error
+	// parkErr, when set, is what ParkUpdate answers instead of parking.
+	parkErr error
 }
 
 // failWith makes EnsureTenant and BindChat answer ensure and bind.
@@ -236,6 +238,9 @@ func (f *fakeCP) WatchRoutes(_ *zakiv1.WatchRoutesRequest, stream zakiv1.TenantS
 func (f *fakeCP) ParkUpdate(_ context.Context, req *zakiv1.ParkUpdateRequest) (*zakiv1.ParkUpdateResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.parkErr != nil {
+		return nil, f.parkErr
+	}
 	u := req.Update
 	m := f.parked[u.TenantId]
 	if m == nil {

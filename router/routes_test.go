@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestRouteCacheRelists(t *testing.T) {
@@ -63,6 +66,37 @@ func TestStaleCacheParks(t *testing.T) {
 	h.cp.setDown(false)
 	h.eventually("delivered once fresh", func() bool { return len(box.got()) == 1 })
 	h.eventually("acknowledged", func() bool { return len(h.cp.parkedIDs(route.TenantId)) == 0 })
+}
+
+// TestUnreachableControlPlaneFailsClosed: with the control plane cut off
+// (no routes, no parking), an update is answered 503 and held nowhere, so
+// Telegram keeps it and retries; the retry lands once it is back.
+func TestUnreachableControlPlaneFailsClosed(t *testing.T) {
+	h := newHarness(t)
+	box := newRecorder(t, http.StatusOK, "")
+	userTenant(h, box, bigUser)
+	h.cp.setDown(true)
+	h.cp.mu.Lock()
+	h.cp.parkErr = status.Error(codes.Unavailable, "control plane unreachable")
+	h.cp.mu.Unlock()
+	h.cp.breakStreams()
+	h.eventually("stale", func() bool { return h.r.Ready() != nil })
+	u := privateUpdate(9000000000041, bigUser, "x")
+	if got := h.post(u, h.secret); got != http.StatusServiceUnavailable {
+		t.Fatalf("status %d with the control plane cut off, want 503", got)
+	}
+	if len(box.got()) != 0 {
+		t.Fatal("forwarded from a stale cache")
+	}
+	h.cp.setDown(false)
+	h.cp.mu.Lock()
+	h.cp.parkErr = nil
+	h.cp.mu.Unlock()
+	h.eventually("fresh again", func() bool { return h.r.Ready() == nil })
+	if got := h.post(u, h.secret); got != http.StatusOK { // Telegram's retry
+		t.Fatalf("the retry got %d", got)
+	}
+	h.eventually("delivered once", func() bool { return len(box.got()) == 1 })
 }
 
 func TestStartErrors(t *testing.T) {
