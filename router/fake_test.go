@@ -11,6 +11,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
@@ -61,6 +63,9 @@ func startFakeCP(t *testing.T, progress time.Duration) *fakeCP {
 	}
 	srv := grpc.NewServer()
 	zakiv1.RegisterTenantServiceServer(srv, f)
+	// Clients check replicas' health (internal/cpdial), as a real control
+	// plane serves it.
+	healthpb.RegisterHealthServer(srv, health.NewServer())
 	go srv.Serve(ln)
 	t.Cleanup(srv.Stop)
 	f.addr = ln.Addr().String()
