@@ -95,7 +95,7 @@ func startCluster(t *testing.T) *cluster {
 }
 
 // agentProc is an agent of node, not started yet, joining with a new token:
-// state in stateDir, tenant ports portMin to portMin+99, and its own free
+// state in stateDir, tenant ports portMin to portMin+99, and its own
 // transfer and ops ports, so several agents can share this host.
 func (c *cluster) agentProc(name, node, stateDir string, portMin int) *proc {
 	port := func() string { return strconv.Itoa(testutil.FreePort(c.t)) }
@@ -103,7 +103,9 @@ func (c *cluster) agentProc(name, node, stateDir string, portMin int) *proc {
 		"--node-id", node, "--join", c.grpcAddr, "--token", c.joinToken("agent"),
 		"--state-dir", stateDir, "--address", "127.0.0.1",
 		"--port-min", strconv.Itoa(portMin), "--port-max", strconv.Itoa(portMin + 99),
-		"--transfer-listen", "127.0.0.1:" + port(), "--bot-api-url", c.botAPIURL}}
+		// Port 0: the agent advertises the port it bound, and no other
+		// process can take it between picking and binding.
+		"--transfer-listen", "127.0.0.1:0", "--bot-api-url", c.botAPIURL}}
 	p.args = append(p.args, "--http-listen", p.opsAddr)
 	return p
 }
