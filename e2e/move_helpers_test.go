@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	zakiv1 "github.com/zaki-platform/zaki/gen/zaki/v1"
+	"github.com/zaki-platform/zaki/internal/every"
 )
 
 // addAgent starts one more agent, on a node of its own with tenant ports
@@ -238,23 +239,16 @@ func (c *cluster) watchRunning(limit time.Duration, nodes ...string) *runningWat
 	}()
 	go func() {
 		defer w.done.Done()
-		t := time.NewTicker(sampleGap)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		every.Run(ctx, sampleGap, func(ctx context.Context) {
 			list, err := c.runningNow(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
 					w.fail(err)
 				}
-				continue
+				return
 			}
 			w.sample(list)
-		}
+		})
 	}()
 	return w
 }

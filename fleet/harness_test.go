@@ -62,16 +62,10 @@ func requireFleet(t *testing.T) *client.Client {
 			t.Fatalf("ZAKI_FLEET_TEST=1 and %s is missing: %v", tool, err)
 		}
 	}
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, err = cli.Ping(ctx)
-	}
+	cli, err := testutil.DockerClient(t)
 	if err != nil {
 		t.Fatalf("ZAKI_FLEET_TEST=1 and the Docker Engine is not reachable: %v", err)
 	}
-	t.Cleanup(func() { _ = cli.Close() })
 	return cli
 }
 
