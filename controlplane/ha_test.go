@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"strings"
@@ -63,7 +64,16 @@ func TestReplicasLeadOneAtATime(t *testing.T) {
 	if next == lead {
 		t.Fatal("the stopped replica still leads")
 	}
+	// The stopped replica's etcd member may have been raft's leader: etcd
+	// elects another, and writes time out meanwhile (the listing's client
+	// certificate is recorded in etcd). Wait for writes to land again.
 	for _, i := range rs.others(-1) {
+		eventually(t, "etcd takes writes again", func() bool {
+			ctx, cancel := context.WithTimeout(testCtx(t), 2*time.Second)
+			defer cancel()
+			_, err := rs.servers[i].cli.Put(ctx, "/zaki/v1/test/writable", "x")
+			return err == nil
+		})
 		assertListing(t, rs.servers[i], rs.servers[next].rep.id, 2)
 	}
 }
